@@ -18,10 +18,20 @@ kernel_entry:
 	jmp 1b
 	.size kernel_entry, . - kernel_entry
 
+	/*
+	 * The boot stack (16 KiB) and, below it, a page of its own that nothing
+	 * else uses: kas_init leaves boot_stack_guard unmapped, so an overflow
+	 * faults (#PF, then #DF on its IST stack) instead of corrupting .bss.
+	 */
 	.section .bss
 	.balign 4096
+	.globl boot_stack_guard
+boot_stack_guard:
+	.space 4096
 	.globl boot_stack_bottom
 boot_stack_bottom:
 	.space 16384
 	.globl boot_stack_top
 boot_stack_top:
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,19 +1,83 @@
-/* main.c - placeholder until the kernel core lands: prints the boot line and exits QEMU. */
+/*
+ * main.c - kmain: the boot sequence of the kernel core.
+ *
+ *   serial_init → gdt_init/idt_init → boot_info_validate (boot line)
+ *   → boot_info_report (memmap, rsdp, kernel lines; quiet= already applied)
+ *   → cmdline_parse → pmm_init → kheap_init → kas_init
+ *   → ktest_run_selected → pmm_report (frames line) → tests line → end.
+ *
+ * The memory-management entry points come from kernel/mm. They are referenced
+ * weakly so the core links and boots while kernel/mm is being written: a
+ * missing one is skipped (and said so), never faked.
+ */
 #include <stdint.h>
-#include "boot_info.h"
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static void putc_(char c) { while (!(inb(0x3f8 + 5) & 0x20)) {} outb(0x3f8, (uint8_t)c); }
-static void puts_(const char *s) { while (*s) putc_(*s++); }
+#include "boot_info_check.h"
+#include "checkpoint.h"
+#include "cmdline.h"
+#include "exit.h"
+#include "gdt.h"
+#include "ktest.h"
+#include "panic.h"
+#include "printk.h"
+#include "serial.h"
+#include "traps.h"
+
+#if __has_include("mm/pmm.h")
+#include "mm/pmm.h"
+#else
+void pmm_init(const struct boot_info *bi);
+void pmm_report(void);
+#endif
+#if __has_include("mm/kheap.h")
+#include "mm/kheap.h"
+#else
+void kheap_init(void);
+#endif
+#if __has_include("mm/kas.h")
+#include "mm/kas.h"
+#else
+void kas_init(const struct boot_info *bi);
+#endif
+#pragma weak pmm_init
+#pragma weak pmm_report
+#pragma weak kheap_init
+#pragma weak kas_init
 
 void kmain(uint64_t boot_info_phys);
+
+/* The kernel proper; entered from kernel/entry.S on the boot stack with the boot_info's physical address. */
 void kmain(uint64_t boot_info_phys)
 {
-	(void)boot_info_phys;
-	outb(0x3f8 + 3, 0x80); outb(0x3f8 + 0, 1); outb(0x3f8 + 1, 0); outb(0x3f8 + 3, 0x03);
-	outb(0x3f8 + 2, 0xC7); outb(0x3f8 + 4, 0x0B);
-	puts_("\n@@ boot path=unknown\n@@ end status=ok\n");
-	__asm__ volatile("outw %0, %1" :: "a"((uint16_t)0x10), "Nd"((uint16_t)0xf4));
-	for (;;) __asm__ volatile("hlt");
+	serial_init();
+	/* Exceptions first: a loader that passes a bad boot_info pointer gets a fault report, not a
+	 * silent triple fault. */
+	gdt_init();
+	idt_init();
+	const struct boot_info *bi = boot_info_validate(boot_info_phys);
+	cmdline_apply_quiet_early(boot_cmdline());
+	boot_info_report();
+	cmdline_parse(boot_cmdline());
+	checkpoint_init();
+
+	if (pmm_init)
+		pmm_init(bi);
+	else
+		printk("kmain: pmm_init not linked in: no physical memory manager\n");
+	if (kheap_init)
+		kheap_init();
+	else
+		printk("kmain: kheap_init not linked in: no kernel heap\n");
+	if (kas_init)
+		kas_init(bi);
+	else
+		printk("kmain: kas_init not linked in: still on the loader's page tables\n");
+
+	struct ktest_totals totals = ktest_run_selected();
+
+	if (pmm_report)
+		pmm_report();
+	ktest_report_totals(&totals);
+	bool ok = totals.failed == 0 && !totals.selection_error && cmdline_bad_count() == 0;
+	kernel_exit(ok ? EXIT_OK : EXIT_FAIL);
 }

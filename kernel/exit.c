@@ -1,0 +1,44 @@
+/* exit.c - leaving QEMU or Bochs at the end of a run (grade/PROTOCOL.md "Exit"). */
+#include "exit.h"
+
+#include "protocol.h"
+#include "serial.h"
+#include "x86.h"
+
+#define QEMU_DEBUG_EXIT_PORT  0xF4    /* -device isa-debug-exit,iobase=0xf4,iosize=0x04 */
+#define QEMU_ACPI_PM1A_PORT   0x604   /* QEMU's PM1a control: 0x2000 = SLP_EN | S5 */
+#define QEMU_ACPI_POWEROFF    0x2000
+
+static int end_printed;
+
+/* Maps an exit status to its `end status=` word. */
+const char *exit_status_name(enum exit_status status)
+{
+	switch (status) {
+	case EXIT_OK:
+		return "ok";
+	case EXIT_FAIL:
+		return "fail";
+	default:
+		return "panic";
+	}
+}
+
+/* Prints `end` once, flushes the UART, then tries every way out in turn; never returns. */
+_Noreturn void kernel_exit(enum exit_status status)
+{
+	cli();
+	if (!__atomic_exchange_n(&end_printed, 1, __ATOMIC_SEQ_CST))
+		proto_line("end", "status=%s", exit_status_name(status));
+	serial_flush();
+	/* QEMU leaves here with exit code (status << 1) | 1; Bochs ignores the port. */
+	outw(QEMU_DEBUG_EXIT_PORT, (uint16_t)status);
+	/* Bochs stops in its debugger; the harness's rc file quits. A no-op elsewhere. */
+	bochs_magic_break();
+	/* QEMU without isa-debug-exit: ACPI S5 through the PM1a port. */
+	outw(QEMU_ACPI_PM1A_PORT, QEMU_ACPI_POWEROFF);
+	for (;;) {
+		cli();
+		hlt();
+	}
+}
