@@ -8,6 +8,13 @@
 	.type kernel_entry, @function
 kernel_entry:
 	cli
+	/* SAFETY: rdtsc writes only EDX:EAX (RDI, the boot_info address, is untouched); the stamp
+	 * goes to kernel_entry_tsc in .bss, mapped writable by the loader's tables. kas_init
+	 * reports entry-to-switch time from it (kas_timing=1). */
+	rdtsc
+	shlq $32, %rdx
+	orq %rdx, %rax
+	movq %rax, kernel_entry_tsc(%rip)
 	/* The loader's stack may be anywhere; switch to ours (in .bss). */
 	leaq boot_stack_top(%rip), %rsp
 	xorl %ebp, %ebp         /* terminates the frame-pointer chain for backtraces */
@@ -24,6 +31,10 @@ kernel_entry:
 	 * faults (#PF, then #DF on its IST stack) instead of corrupting .bss.
 	 */
 	.section .bss
+	.balign 8
+	.globl kernel_entry_tsc
+kernel_entry_tsc:       /* TSC at kernel entry (kas_init's timing report) */
+	.quad 0
 	.balign 4096
 	.globl boot_stack_guard
 boot_stack_guard:
