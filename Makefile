@@ -72,9 +72,11 @@ doctor:
 
 help:
 	@echo "make               build kernel, UEFI loader, ESP image and GRUB ISO"
-	@echo "make qemu          boot under QEMU (BOOT=uefi|grub), console on this terminal"
-	@echo "make qemu-nox      same, no display window at all"
+	@echo "make qemu          boot under QEMU (BOOT=uefi|grub); serial console on this terminal, Ctrl-a x"
+	@echo "                   quits; exit status 0 when the kernel ends with status=ok (see mk/run.mk)"
+	@echo "make qemu-nox      same as make qemu (the kernel only uses the serial port: no window either way)"
 	@echo "make qemu-gdb      boot halted with a gdbstub; then 'make gdb' in another terminal"
+	@echo "make efi-check     boot the UEFI loader with good and broken ESP images (about 1 minute)"
 	@echo "make bochs         boot the GRUB ISO under Bochs"
 	@echo "make grade         run the graders (LAB=name, EMU=qemu|bochs); writes results.json"
 	@echo "make test          the whole test suite (host tests + graders on both emulators)"
