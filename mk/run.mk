@@ -48,8 +48,12 @@ QEMU_BOOT_ARGS := -drive if=pflash,format=raw,readonly=on,file=$(OVMF_CODE) \
 endif
 QEMU_BOOT_ARGS += -drive if=ide,format=raw,file=$(ESP_IMG)
 else ifeq ($(RUN_BOOT),grub)
-QEMU_BOOT_DEPS := $(GRUB_ISO)
-QEMU_BOOT_ARGS := -drive if=ide,media=cdrom,format=raw,readonly=on,file=$(GRUB_ISO) -boot d
+# The command line reaches GRUB on a small floppy image (boot/multiboot2/grub.cfg), rebuilt
+# exactly when $(CMDLINE)/$(SEED) change (the same file the ESP uses).
+GRUB_CMDLINE_IMG := $(BUILD)/grub-cmdline.img
+QEMU_BOOT_DEPS := $(GRUB_ISO) $(GRUB_CMDLINE_IMG)
+QEMU_BOOT_ARGS := -drive if=ide,media=cdrom,format=raw,readonly=on,file=$(GRUB_ISO) -boot d \
+	-drive if=floppy,format=raw,file=$(GRUB_CMDLINE_IMG)
 else
 QEMU_BOOT_ERROR := BOOT='$(RUN_BOOT)': use BOOT=uefi or BOOT=grub
 endif
@@ -58,6 +62,9 @@ ifeq ($(strip $(GRUB_ISO)),)
 QEMU_BOOT_ERROR := BOOT=grub needs GRUB_ISO, made by boot/multiboot2/build.mk
 endif
 endif
+
+$(BUILD)/grub-cmdline.img: $(ESP_CMDLINE_FILE) $(MKGRUBCMD)
+	$(MKGRUBCMD) $@ "$$(cat $(ESP_CMDLINE_FILE))"
 
 $(QEMU_VARS): $(OVMF_VARS)
 	@mkdir -p $(@D)
