@@ -1,0 +1,201 @@
+"""pmm.* graders (lab `pmm`): the physical memory manager, checked from outside.
+
+Boot A (`test=pmm.* pmm=bitmap`, the lab's allocator): the in-kernel pmm tests, and at the
+`pmm_all_allocated` checkpoint (every free frame allocated by pmm.alloc_all_once) the callback reads from
+the stopped machine the bytes at the kernel's claimed physical base (compared with build/kernel.elf, so the
+claim is checked, not trusted) and the ACPI tables (RSDP -> RSDT/XSDT -> each table, FADT -> DSDT/FACS).
+The graders then check the allocated runs the kernel printed against the memory size given to the
+emulator, the kernel image, the first MiB and the ACPI tables.
+Boot B (`test=pmm.* pmm=buddy`): the same tests on the default allocator.
+Boot C (`test=fault.pmm_double_free`): a double free must panic naming the frame, its state and the caller.
+Boot D (`test=fault.pmm_use_after_free`): a write to a freed frame must panic when the frame is reused.
+
+`@@ frames` accounting: leaked = owned frames (ALLOCATED + PAGETABLE + HEAP) not accounted for by a
+registered owner (the kernel heap, the kernel address space's page tables); see kernel/mm/pmm.h.
+"""
+import struct
+
+from ferrous import runner as ferrous_runner
+from ferrous.scoring import points
+
+MEM = "256M"
+MEM_BYTES = 256 << 20
+KERNEL_VBASE = 0xFFFFFFFF80000000
+CMD_BITMAP = "test=pmm.* pmm=bitmap"
+CMD_BUDDY = "test=pmm.* pmm=buddy"
+
+SEEN = {}
+
+
+def _read_acpi(machine, rsdp):
+    """[(signature, addr, length)] of every ACPI table reachable from the RSDP (plus the RSDP itself)."""
+    out = []
+    head = machine.read_phys(rsdp, 36)
+    if head[:8] != b"RSD PTR ":
+        raise AssertionError("no RSDP signature at 0x%x: %r" % (rsdp, head[:8]))
+    rev = head[15]
+    out.append(("RSDP", rsdp, 36 if rev >= 2 else 20))
+    if rev >= 2 and struct.unpack_from("<Q", head, 24)[0]:
+        root, esize = struct.unpack_from("<Q", head, 24)[0], 8
+    else:
+        root, esize = struct.unpack_from("<I", head, 16)[0], 4
+    rhead = machine.read_phys(root, 36)
+    rlen = struct.unpack_from("<I", rhead, 4)[0]
+    out.append((rhead[:4].decode("ascii", "replace"), root, rlen))
+    body = machine.read_phys(root, rlen)
+    for off in range(36, rlen - esize + 1, esize):
+        addr = struct.unpack_from("<Q" if esize == 8 else "<I", body, off)[0]
+        th = machine.read_phys(addr, 36)
+        sig, tlen = th[:4].decode("ascii", "replace"), struct.unpack_from("<I", th, 4)[0]
+        out.append((sig, addr, tlen))
+        if sig == "FACP":
+            fadt = machine.read_phys(addr, min(tlen, 148))
+            facs, dsdt = struct.unpack_from("<II", fadt, 36)
+            if tlen >= 148:
+                x_dsdt = struct.unpack_from("<Q", fadt, 140)[0]
+                dsdt = x_dsdt or dsdt
+            if dsdt:
+                dlen = struct.unpack_from("<I", machine.read_phys(dsdt, 8), 4)[0]
+                out.append(("DSDT", dsdt, dlen))
+            if facs:
+                flen = struct.unpack_from("<I", machine.read_phys(facs, 8), 4)[0]
+                out.append(("FACS", facs, flen))
+    return out
+
+
+def _kernel_text_bytes(n=256):
+    """The first n bytes of the kernel's text segment (the one linked at KERNEL_VBASE) from the ELF file."""
+    with open(ferrous_runner.KERNEL_ELF, "rb") as f:
+        elf = f.read()
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    for i in range(phnum):
+        p_type, _flags, p_offset, p_vaddr = struct.unpack_from("<IIQQ", elf, phoff + i * phentsize)
+        if p_type == 1 and p_vaddr == KERNEL_VBASE:
+            return elf[p_offset:p_offset + n]
+    raise AssertionError("kernel.elf has no PT_LOAD at KERNEL_VBASE")
+
+
+def on_checkpoint(name, fields, machine):
+    """At pmm_all_allocated: read the kernel text at its claimed base and the ACPI tables."""
+    if name != "pmm_all_allocated":
+        return
+    kern = machine.first_event("kernel")
+    rsdp = machine.first_event("rsdp")
+    s = {"text_at_base": machine.read_phys(kern["phys_base"], 256), "acpi": [], "emu": machine.emu}
+    if rsdp is not None and rsdp["addr"]:
+        s["acpi"] = _read_acpi(machine, rsdp["addr"])
+    SEEN[machine.first_event("boot")["cmdline"]] = s
+
+
+def _boot(boot, cmdline):
+    return boot(cmdline=cmdline, mem=MEM, on_checkpoint=on_checkpoint)
+
+
+def _runs(run):
+    return [(e["start"], e["count"]) for e in run.all("pmm_run")]
+
+
+def _assert_ktests(run, names):
+    run.require_end()
+    tests = run.tests()
+    for n in names:
+        assert n in tests, "%s did not run\n%s" % (n, run.describe())
+        assert tests[n].status == "pass", tests[n].describe()
+
+
+PMM_TESTS = ["pmm.alloc_free", "pmm.contig_aligned", "pmm.private_node_exhaustion",
+             "pmm.states_of_boot_regions", "pmm.transfer_and_injected_oom", "pmm.alloc_all_once"]
+
+
+@points(5, "pmm: frame alloc/free, states, contiguous aligned runs (bitmap)", lab="pmm")
+def test_pmm_basic_bitmap(boot):
+    run = _boot(boot, CMD_BITMAP)
+    _assert_ktests(run, PMM_TESTS[:4])
+    assert run.first("pmm")["allocator"] == "bitmap", run.first("pmm").raw
+
+
+@points(10, "pmm: every free frame allocated once and only once, matching the machine's memory", lab="pmm")
+def test_pmm_all_frames_once(boot):
+    run = _boot(boot, CMD_BITMAP)
+    _assert_ktests(run, ["pmm.alloc_all_once"])
+    ev = run.first("pmm_all")
+    runs = sorted(_runs(run))
+    assert runs, "no pmm_run lines"
+    assert sum(c for _, c in runs) == ev["count"] == ev["free_before"], (ev.raw, len(runs))
+    for (a, n), (b, _) in zip(runs, runs[1:]):
+        assert a + n <= b, "allocated runs overlap: 0x%x+%d and 0x%x" % (a, n, b)
+    # Compared with the RAM the grader gave the machine: all of it but firmware, kernel and metadata.
+    assert ev["count"] * 4096 <= MEM_BYTES
+    assert ev["count"] * 4096 >= MEM_BYTES * 0.9, "only %d KiB of %d KiB allocatable" % (ev["count"] * 4, MEM_BYTES >> 10)
+    assert (runs[-1][0] + runs[-1][1]) * 4096 <= MEM_BYTES + (4 << 30), "frame beyond the machine's memory"
+
+
+@points(10, "pmm: the kernel image, the first MiB and the ACPI tables are never handed out", lab="pmm")
+def test_pmm_reserved_never_allocated(boot):
+    run = _boot(boot, CMD_BITMAP)
+    run.require_end()
+    s = SEEN.get(run.first("boot")["cmdline"])
+    assert s is not None, "the pmm_all_allocated checkpoint was not reached\n" + run.describe()
+    kern = run.first("kernel")
+    assert s["text_at_base"] == _kernel_text_bytes(), \
+        "memory at the claimed kernel base 0x%x is not the kernel's text" % kern["phys_base"]
+    reserved = [("kernel image", kern["phys_base"], kern["phys_size"]), ("first MiB", 0, 1 << 20)]
+    reserved += [("ACPI " + sig, addr, length) for sig, addr, length in s["acpi"]]
+    if run.first("rsdp")["addr"]:
+        assert any(sig == "RSDP" for sig, _, _ in s["acpi"]), "ACPI tables not read"
+    for start, count in _runs(run):
+        lo, hi = start * 4096, (start + count) * 4096
+        for what, base, size in reserved:
+            assert hi <= base or base + size <= lo, \
+                "allocated frames [0x%x, 0x%x) overlap the %s [0x%x, 0x%x)" % (lo, hi, what, base, base + size)
+
+
+@points(5, "pmm: out of memory returns an error and recovers", lab="pmm")
+def test_pmm_oom_recovers(boot):
+    run = _boot(boot, CMD_BITMAP)
+    _assert_ktests(run, ["pmm.alloc_all_once", "pmm.transfer_and_injected_oom", "pmm.private_node_exhaustion"])
+
+
+@points(5, "pmm: no frame leaked at the end of the run", lab="pmm")
+def test_pmm_no_leak(boot):
+    run = _boot(boot, CMD_BITMAP)
+    run.require_end()
+    f = run.first("frames")
+    assert f is not None, run.describe()
+    assert f["leaked"] == 0, f.raw
+    parts = sum(f[k] for k in ("free", "allocated", "pagetable", "reserved", "kernel", "heap", "loader"))
+    assert parts == f["total"], "frame counts do not add up: %s" % f.raw
+    assert f["allocated"] == 0, "frames still ALLOCATED after the tests: " + f.raw
+    assert f["loader"] == 0, "loader memory was not reclaimed after the switch: " + f.raw
+    rec = run.first("pmm_reclaim")
+    assert rec is not None and rec["frames"] == run.first("pmm")["loader"], (rec, run.first("pmm"))
+
+
+@points(5, "pmm: double free is caught and names the frame, its state and the caller", lab="pmm")
+def test_pmm_double_free_caught(boot):
+    run = boot(cmdline="test=fault.pmm_double_free", mem=MEM)
+    assert run.outcome == "PANIC", run.describe()
+    p = run.first("panic")
+    msg = p["msg"]
+    assert "frame_free: pfn 0x" in msg and "is FREE (double free?)" in msg, msg
+    assert "called from ktest_fn_fault__pmm_double_free" in msg, msg
+
+
+@points(2, "pmm: a write to a freed frame is caught when the frame is reused (debug fill)")
+def test_pmm_use_after_free_caught(boot):
+    run = boot(cmdline="test=fault.pmm_use_after_free", mem=MEM)
+    assert run.outcome == "PANIC", run.describe()
+    msg = run.first("panic")["msg"]
+    assert "was written after it was freed (use after free?)" in msg and "+0x78" in msg, msg
+
+
+@points(5, "pmm: the buddy allocator passes the same tests, frames accounted")
+def test_pmm_buddy(boot):
+    run = _boot(boot, CMD_BUDDY)
+    _assert_ktests(run, PMM_TESTS)
+    assert run.first("pmm")["allocator"] == "buddy"
+    ev = run.first("pmm_all")
+    assert ev["count"] == ev["free_before"] == sum(c for _, c in _runs(run))
+    f = run.first("frames")
+    assert f["leaked"] == 0 and f["allocated"] == 0, f.raw
