@@ -1,0 +1,1 @@
+"""Ferrous grading harness: protocol parser, emulator runners, machine view, scoring."""
