@@ -1,7 +1,8 @@
 # grade/build.mk - the graders (pytest) and the whole test suite.
 #
 #   make grade [LAB=name] [EMU=qemu|bochs] [SEED=N]   graders only; score table + results.json
-#   make test                                          test-host, then every grader test under QEMU,
+#   make test                                          test-host, efi-check (loader hand-off checks),
+#                                                      then every grader test under QEMU,
 #                                                      then the Bochs-capable ones under Bochs; junit.xml
 #   make test-grade-unit                               the harness's own unit tests (no emulator)
 #
@@ -52,8 +53,9 @@ test: test-host grade-python-check $$(GRADE_DEPS)
 	@mkdir -p $(BUILD)
 	@rm -f $(BUILD)/junit-qemu.xml $(BUILD)/junit-bochs.xml
 	@start=$$(date +%s); rc=0; \
+	$(MAKE) --no-print-directory efi-check || rc=1; \
 	$(MAKE) --no-print-directory test-grade-qemu || rc=1; \
 	$(MAKE) --no-print-directory test-grade-bochs || rc=1; \
-	$(PYTHON) $(GRADE_DIR)/ferrous/junit_merge.py $(GRADE_JUNIT) $(BUILD)/junit-qemu.xml $(BUILD)/junit-bochs.xml; \
-	echo "make test: graders took $$(( $$(date +%s) - start ))s; junit: $(GRADE_JUNIT)"; \
+	echo "make test: loader checks and graders took $$(( $$(date +%s) - start ))s; junit: $(GRADE_JUNIT)"; \
+	$(PYTHON) $(GRADE_DIR)/ferrous/junit_merge.py $(GRADE_JUNIT) $(BUILD)/junit-qemu.xml $(BUILD)/junit-bochs.xml || rc=1; \
 	exit $$rc

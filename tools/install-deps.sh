@@ -11,6 +11,7 @@ PACKAGES=(
 	bochs bochsbios bochs-term vgabios  # Bochs 2.7 with x86-64, headless terminal display
 	grub-pc-bin grub-common xorriso mtools dosfstools  # GRUB/Multiboot2 ISO and the FAT ESP
 	gdb                               # make gdb, the GDB tests
+	nasm                              # the harness self-test guest (grade/selftest)
 	python3 python3-pytest            # the graders
 )
 
