@@ -122,6 +122,7 @@ class Capture:
         self.events = []
         self.names = set()              # every event name seen (also of dropped events)
         self.events_dropped = 0
+        self.first_event_at = None      # time.monotonic() when the first protocol line arrived
         self.cond = threading.Condition()
 
     def feed(self, data):
@@ -148,6 +149,8 @@ class Capture:
 
     def _store(self, evs):
         """Keep events up to MAX_EVENTS; beyond, only KEEP_ALWAYS ones (and past 2x, only `end`)."""
+        if evs and self.first_event_at is None:
+            self.first_event_at = time.monotonic()
         for ev in evs:
             self.names.add(ev.name)
             n = len(self.events)
@@ -193,6 +196,7 @@ class Run:
         self.transcript_bytes = 0
         self.truncated = False
         self.wall_time = 0.0
+        self.first_event_time = None
         self.cmdline = ""
         self.boot = ""
         self.emu = ""
@@ -420,6 +424,8 @@ def _finish(r, cap, t0, timed_out, exit_code, log_path, emu):
     """Copy the capture into the Run and classify it."""
     r.wall_time = time.monotonic() - t0
     cap.finish()
+    # Emulator start to the kernel's (or the loader's) first protocol line: the firmware's share.
+    r.first_event_time = cap.first_event_at - t0 if cap.first_event_at is not None else None
     r.exit_code = exit_code
     r.events = list(cap.events)
     r.transcript, r.truncated = cap.transcript()
