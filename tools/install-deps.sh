@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
 	make gcc binutils libc6-dev       # host toolchain (no cross compiler needed)
-	clang llvm                        # libFuzzer harness for the memory-map parser
+	clang libclang-rt-14-dev          # libFuzzer harness for the memory-map parser (the runtime is only a Recommends of clang)
 	gnu-efi                           # UEFI loader headers, crt0, linker script
 	qemu-system-x86 ovmf              # QEMU 7.2 + UEFI firmware
 	bochs bochsbios bochs-term vgabios  # Bochs 2.7 with x86-64, headless terminal display
