@@ -158,6 +158,79 @@ KTEST(paging, huge_split)
 	KT_ASSERT_EQ(pt_count_tables(k), tables0);
 }
 
+/* A 1 GiB page over the GiB holding a frame this test owns, written through;
+ * split into 2 MiB pages, the one over the frame split again into 4 KiB pages;
+ * the frame is seen through every level; all unmapped: the tables come back.
+ * Only the owned frame is ever written (the rest of the GiB is only mapped). */
+KTEST(paging, huge_split_1g)
+{
+	if (!kas_active())
+		KT_SKIP("kas_init did not switch (no pmm?)");
+	if (!paging_have_1g)
+		KT_SKIP("CPU has no 1 GiB pages (CPUID 0x80000001 EDX bit 26 pdpe1gb clear)");
+	struct page_table *k = kas_page_table();
+	size_t tables0 = pt_count_tables(k);
+	struct frame f;
+	KT_ASSERT_OK(frame_alloc(&f, FRAME_ALLOCATED));
+	volatile uint64_t *direct = phys_to_virt(frame_paddr(f));
+	const uint64_t off = frame_paddr(f).pa & (PAGE_SIZE_1G - 1);
+	const uint64_t gib = frame_paddr(f).pa - off;
+	const uint64_t va = KAS_SCRATCH_BASE + 2 * PAGE_SIZE_1G;
+	const uint64_t off2m = off & ~(PAGE_SIZE_2M - 1);
+	direct[0] = 0x1111;
+	KT_ASSERT_OK(pt_map(k, V(va), paddr(gib), PAGE_1G, PG_READ | PG_WRITE));
+	/* SAFETY (every access through p below): scratch region, mapped RW over the GiB that
+	 * holds frame f (owned here) until the unmaps at the end; only f's words are touched. */
+	volatile uint64_t *p = (volatile uint64_t *)(uintptr_t)(va + off);
+	uint64_t seen_1g = p[0];
+	p[1] = 0x1112;                                  /* write through the 1 GiB page */
+	struct pt_mapping m1g, m2m, m4k, other;
+	KT_ASSERT_OK(pt_translate(k, V(va + off + 8), &m1g));
+	size_t tables_1g = pt_count_tables(k);
+
+	KT_ASSERT_OK(pt_split(k, V(va + off)));         /* 1 GiB -> 512 x 2 MiB */
+	KT_ASSERT_OK(pt_translate(k, V(va + off + 8), &m2m));
+	mm_err_t other_err = pt_translate(k, V(va + PAGE_SIZE_1G - 8), &other);
+	uint64_t seen_2m = p[1];
+	if (m2m.pa.pa == gib + off + 8)                 /* write only where the split keeps f */
+		p[2] = 0x1113;
+	KT_ASSERT_OK(pt_split(k, V(va + off)));         /* the 2 MiB page over f -> 512 x 4 KiB */
+	KT_ASSERT_OK(pt_translate(k, V(va + off + 8), &m4k));
+	uint64_t seen_4k = p[2];
+	if (m4k.pa.pa == gib + off + 8)
+		p[3] = 0x1114;
+	size_t tables_split = pt_count_tables(k);
+
+	unsigned unmap_fail = 0;
+	for (unsigned i = 0; i < 512; i++) {
+		unmap_fail += pt_unmap(k, V(va + off2m + i * PAGE_SIZE_4K), NULL) != MM_OK;
+		if (i * PAGE_SIZE_2M != off2m)
+			unmap_fail += pt_unmap(k, V(va + i * PAGE_SIZE_2M), NULL) != MM_OK;
+	}
+	uint64_t words[4] = { direct[0], direct[1], direct[2], direct[3] };
+	frame_free(&f);
+	KT_ASSERT_EQ(unmap_fail, 0);
+	KT_ASSERT_EQ(seen_1g, 0x1111);
+	KT_ASSERT_EQ(m1g.size, PAGE_1G);
+	KT_ASSERT_EQ(m1g.pa.pa, gib + off + 8);
+	KT_ASSERT_EQ(m2m.size, PAGE_2M);
+	KT_ASSERT_EQ(m2m.pa.pa, gib + off + 8);
+	KT_ASSERT_EQ(m2m.flags, PG_READ | PG_WRITE);
+	KT_ASSERT_OK(other_err);
+	KT_ASSERT_EQ(other.size, PAGE_2M);
+	KT_ASSERT_EQ(other.pa.pa, gib + PAGE_SIZE_1G - 8);
+	KT_ASSERT_EQ(seen_2m, 0x1112);
+	KT_ASSERT_EQ(m4k.size, PAGE_4K);
+	KT_ASSERT_EQ(m4k.pa.pa, gib + off + 8);
+	KT_ASSERT_EQ(m4k.flags, PG_READ | PG_WRITE);
+	KT_ASSERT_EQ(seen_4k, 0x1113);
+	KT_ASSERT_EQ(words[1], 0x1112);
+	KT_ASSERT_EQ(words[2], 0x1113);
+	KT_ASSERT_EQ(words[3], 0x1114);
+	KT_ASSERT_EQ(tables_split, tables_1g + 2);   /* one PD, one PT */
+	KT_ASSERT_EQ(pt_count_tables(k), tables0);
+}
+
 /*
  * The grader's random map. The set is a pure function of the run's seed, so
  * grade/tests/test_paging.py computes it itself (same splitmix64, same draws,
