@@ -60,6 +60,15 @@ EFI_FILE_HANDLE files_open_root(EFI_HANDLE image, EFI_LOADED_IMAGE **out_li);
 bool files_read(EFI_FILE_HANDLE root, const CHAR16 *path, const char *path_ascii, bool required,
 		bool pool, struct loaded_file *out);
 
+/* ---- config.c: \ferrous\loader.cfg, loader-only test settings (format and keys in config.c) ---- */
+#define LOADER_CFG_STALE_MAX 16   /* twice memmap.c's attempt bound: enough to test running out of it */
+struct loader_cfg {
+	bool present;             /* the file exists (and parsed) */
+	unsigned stale_map_key;   /* ExitBootServices calls that must see a stale map key (memmap.c) */
+};
+/* Reads and parses \ferrous\loader.cfg if it exists; absent = all zero. False after loader_fail. */
+bool loader_cfg_read(EFI_FILE_HANDLE root, struct loader_cfg *cfg);
+
 /* ---- elf_load.c ---- */
 struct kernel_image {
 	uint64_t phys_base;  /* physical address of KERNEL_VBASE */
@@ -86,9 +95,10 @@ bool memmap_get(struct memmap_buf *mm);
 /* [0, limit) to map: highest end of RAM-like descriptors rounded up to 1 GiB, at least 4 GiB, at most
  * 64 GiB (*capped says whether RAM was left out). */
 uint64_t memmap_direct_map_limit(const struct memmap_buf *mm, bool *capped);
-/* GetMemoryMap + ExitBootServices with bounded retries on a stale map key. Returns only on success;
- * afterwards no boot service may be used. */
-void memmap_exit_boot_services(EFI_HANDLE image, struct memmap_buf *mm);
+/* GetMemoryMap + ExitBootServices with bounded retries on a stale map key, printing `@@ loader_retry`
+ * per retry. `stale_map_key` > 0 is the test knob (see memmap.c): the first that many ExitBootServices
+ * calls see a changed memory map. Returns only on success; afterwards no boot service may be used. */
+void memmap_exit_boot_services(EFI_HANDLE image, struct memmap_buf *mm, unsigned stale_map_key);
 /* Sorts the descriptors by PhysicalStart in place (insertion sort, no allocation). */
 void memmap_sort(struct memmap_buf *mm);
 

@@ -66,12 +66,14 @@ struct handoff {
 	uint64_t cmdline_len;
 	bool has_cmdline;                 /* \ferrous\cmdline.txt exists (else cmdline_phys = 0) */
 	struct memmap_buf mm;             /* descriptor array inside the meta block */
+	struct loader_cfg cfg;            /* \ferrous\loader.cfg: loader-only test knobs */
 	uint64_t rsdp;
 	uint64_t direct_map_limit;
 	uint64_t tables_phys, tables_pages;
 };
 
-/* Reads and loads \ferrous\kernel.elf; reads cmdline.txt and the initrd. False after loader_fail. */
+/* Reads and loads \ferrous\kernel.elf; reads cmdline.txt, the initrd and loader.cfg. False after
+ * loader_fail. */
 static bool read_files(EFI_FILE_HANDLE root, struct handoff *h)
 {
 	struct loaded_file kfile;
@@ -87,7 +89,9 @@ static bool read_files(EFI_FILE_HANDLE root, struct handoff *h)
 		loader_fail("\\ferrous\\cmdline.txt: %lu bytes, limit %u", h->cmdline_file.size, CMDLINE_MAX);
 		return false;
 	}
-	return files_read(root, INITRD_PATH, "\\ferrous\\initrd", false, false, &h->initrd);
+	if (!files_read(root, INITRD_PATH, "\\ferrous\\initrd", false, false, &h->initrd))
+		return false;
+	return loader_cfg_read(root, &h->cfg);
 }
 
 /* Allocates the meta block (boot_info | command line | descriptor array with MMAP_SLACK spare
@@ -204,9 +208,12 @@ static EFI_STATUS boot(EFI_HANDLE image)
 	con_printf("ferrous-efi: cmdline=\"%s\" initrd=%lu bytes rsdp=0x%lx\n", h.cmdline, h.initrd.size, h.rsdp);
 	con_printf("ferrous-efi: boot tables 0x%lx (%lu pages), direct map [0, 0x%lx)\n", h.tables_phys,
 		   h.tables_pages, h.direct_map_limit);
+	if (h.cfg.present)
+		con_printf("ferrous-efi: loader.cfg: stale_map_key=%u (test knob; firmware UEFI revision 0x%x)\n",
+			   h.cfg.stale_map_key, ST->Hdr.Revision);
 	con_printf("ferrous-efi: exiting boot services\n");
 
-	memmap_exit_boot_services(image, &h.mm);
+	memmap_exit_boot_services(image, &h.mm, h.cfg.stale_map_key);
 	con_boot_services_gone();
 	memmap_sort(&h.mm);
 	h.bi->mmap_phys = (uint64_t)(uintptr_t)h.mm.descs;

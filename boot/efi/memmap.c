@@ -5,6 +5,40 @@
  * Descriptors are stepped by the firmware's DescriptorSize (OVMF: 48 bytes),
  * never by sizeof(EFI_MEMORY_DESCRIPTOR); the kernel gets them in that
  * layout, with boot_info.mmap_desc_size = DescriptorSize.
+ *
+ * The retry loop (UEFI 2.10, 7.4 ExitBootServices): a MapKey that is no longer
+ * current makes ExitBootServices return EFI_INVALID_PARAMETER, and the loader
+ * must call GetMemoryMap and ExitBootServices again. After that first failed
+ * call the firmware may have partly shut down, and a loader may call no boot
+ * service but GetMemoryMap and ExitBootServices (UEFI <= 2.8; 2.9 and later
+ * also allow the memory allocation services). ConOut is a boot-time protocol,
+ * so from then on the loader prints straight to COM1 (port I/O, no firmware
+ * call, no change to the map): one `@@ loader_retry attempt=N max=M` line per
+ * retry, before the next GetMemoryMap (grade/PROTOCOL.md). Up to EXIT_ATTEMPTS
+ * attempts; then `@@ loader_error` and QEMU exit 39.
+ *
+ * TEST KNOB (loader-only, read from the ESP, not from the build):
+ * \ferrous\loader.cfg with the line `stale_map_key=N` (N <= 16, see config.c)
+ * makes the first N ExitBootServices calls fail with EFI_INVALID_PARAMETER, so
+ * that the loop above runs for real (OVMF never fails the first call).
+ *   Attempt 1: between GetMemoryMap and ExitBootServices the knob does what a
+ *     firmware event (a timer callback, a driver) does at that moment: it
+ *     changes the map, by AllocatePages + FreePages of one page. The key from
+ *     GetMemoryMap is then stale and the firmware rejects it. This is before
+ *     the first ExitBootServices call, when every boot service is allowed.
+ *   Attempts 2..N: the knob may not change the map any more (the rule above:
+ *     after a failed ExitBootServices, GetMemoryMap and ExitBootServices only;
+ *     OVMF 2022.11 reports UEFI 2.70), so it hands ExitBootServices the key of
+ *     attempt 1's GetMemoryMap, which the firmware has already seen go stale
+ *     (edk2 bumps the key on every map change and compares for equality). The
+ *     loop itself still calls GetMemoryMap for a fresh map each time.
+ * Not used: an EFI_EVENT_GROUP_BEFORE_EXIT_BOOT_SERVICES (UEFI 2.9) notify that
+ * changes the map inside every ExitBootServices; OVMF 2022.11 never signals it.
+ * If the map change of attempt 1 fails, or ExitBootServices accepts the stale
+ * key, the knob did not do what it says: the loader stops with
+ * `@@ loader_error` instead of booting as if the retry path had run.
+ * No loader.cfg, or N = 0: the boot is exactly as without the knob.
+ * Tests: boot/efi/test/run.sh, cases stale-once, stale-kernel, stale-max.
  */
 #include "loader.h"
 #include "cpu.h"
@@ -98,20 +132,56 @@ uint64_t memmap_direct_map_limit(const struct memmap_buf *mm, bool *capped)
 	return limit;
 }
 
-void memmap_exit_boot_services(EFI_HANDLE image, struct memmap_buf *mm)
+/* The test knob (see the top of this file): how many more ExitBootServices calls must fail, and the
+ * key that attempt 1 made stale. */
+static struct {
+	unsigned left;
+	UINTN stale_key;
+} knob;
+
+/* Returns the key to hand to ExitBootServices on this attempt: fresh_key (the one GetMemoryMap just
+ * gave) unless the knob still has failures to cause. On attempt 1 (no ExitBootServices call yet, every
+ * boot service allowed) it changes the map so that fresh_key goes stale; later it returns that key again
+ * and calls no firmware service. Prints nothing (the map must not change after the knob's own change). */
+static UINTN knob_key(int attempt, UINTN fresh_key)
 {
+	if (knob.left == 0)
+		return fresh_key;
+	knob.left--;
+	if (attempt > 1)
+		return knob.stale_key;
+	EFI_PHYSICAL_ADDRESS pa = 0;
+	EFI_STATUS st = BS->AllocatePages(AllocateAnyPages, EfiBootServicesData, 1, &pa);
+	if (!EFI_ERROR(st))
+		st = BS->FreePages(pa, 1);
+	if (EFI_ERROR(st))
+		loader_fail_final("stale_map_key: AllocatePages/FreePages of one page after GetMemoryMap: %s",
+				  efi_status_name(st));
+	knob.stale_key = fresh_key;
+	return fresh_key;
+}
+
+void memmap_exit_boot_services(EFI_HANDLE image, struct memmap_buf *mm, unsigned stale_map_key)
+{
+	knob.left = stale_map_key;
 	EFI_STATUS st = EFI_SUCCESS;
 	for (int attempt = 1; attempt <= EXIT_ATTEMPTS; attempt++) {
 		/* Between GetMemoryMap and ExitBootServices nothing may allocate (not even a Print). After a
-		 * failed ExitBootServices only these two calls are allowed, so errors go to COM1 directly. */
+		 * failed ExitBootServices only these two calls are allowed, so output goes to COM1 directly. */
 		if (!memmap_get(mm))
 			halt_forever();  /* memmap_get reported it; every way out failed */
-		st = BS->ExitBootServices(image, mm->map_key);
+		bool knob_stale = knob.left > 0;
+		st = BS->ExitBootServices(image, knob_key(attempt, mm->map_key));
+		con_boot_services_gone();
+		if (st == EFI_SUCCESS && knob_stale)
+			loader_fail_final("stale_map_key: ExitBootServices accepted a stale map key (attempt %d)",
+					  attempt);
 		if (st == EFI_SUCCESS)
 			return;
-		con_boot_services_gone();
 		if (st != EFI_INVALID_PARAMETER)
 			loader_fail_final("ExitBootServices: %s", efi_status_name(st));
+		if (attempt < EXIT_ATTEMPTS)
+			con_printf("@@ loader_retry attempt=%d max=%d\n", attempt, EXIT_ATTEMPTS);
 	}
 	loader_fail_final("ExitBootServices: map key still stale after %d attempts", EXIT_ATTEMPTS);
 }

@@ -16,6 +16,7 @@ EFI_BOOT_SERVICES *BS;
 void loader_fail(const char *fmt, ...) { (void)fmt; abort(); }
 _Noreturn void loader_fail_final(const char *fmt, ...) { (void)fmt; abort(); }
 void con_boot_services_gone(void) {}
+void con_printf(const char *fmt, ...) { (void)fmt; abort(); }
 const char *efi_status_name(EFI_STATUS s) { (void)s; return "?"; }
 
 /* The byte a descriptor with this key must carry at offset i. */

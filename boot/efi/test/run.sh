@@ -14,10 +14,22 @@
 #   i386-elf    bootcheck.elf with e_machine = EM_386: exit 39
 #   short-elf   the first 100 bytes of bootcheck.elf (program headers past the end): exit 39
 #   long-cmd    a 5000-byte command line (limit 4096): exit 39
+#   bad-cfg     \ferrous\loader.cfg with a comment, a blank line, CR LF ends and a misspelt key on
+#               line 3: exit 39, the message names loader.cfg line 3
 #   kernel      the real kernel, empty command line: its `@@ boot` line says path=uefi and
 #               loader="ferrous-efi 1", and it reaches `@@ end` (any status; only if given)
+# The retry loop of GetMemoryMap + ExitBootServices, through the test knob `stale_map_key=N` in
+# \ferrous\loader.cfg (boot/efi/memmap.c explains how the key goes stale):
+#   stale-once   bootcheck.elf, N = 1: exit 33, every check ok (the map handed over is the one of the
+#                retry), exactly one `@@ loader_retry attempt=1`
+#   stale-kernel the real kernel, N = 2: `@@ loader_retry` attempts 1 and 2, then the same `@@ boot`
+#                checks as `kernel` and the same `@@ end` status as `kernel` (only if given)
+#   stale-max    bootcheck.elf, N = 16, above the loader's bound M (the `max=` of the retry lines):
+#                retries 1..M-1, then exit 39 with `@@ loader_error` "... after M attempts", no hang
+# Every other case must show no `@@ loader_retry` at all.
 # Env: OVMF_FW (default /usr/share/ovmf/OVMF.fd, run with -bios), CASE_TIMEOUT (s, default 30),
-# KEEP=1 keeps the temp dir. Exit status 0 when every case passed.
+# CASES="name ..." runs only those cases, KEEP=1 keeps the temp dir. Exit status 0 when every case
+# that ran passed.
 set -uo pipefail
 
 [[ $# -ge 2 ]] || { echo "usage: $0 LOADER.efi BOOTCHECK.elf [KERNEL.elf]" >&2; exit 2; }
@@ -31,6 +43,9 @@ py=$(command -v python3 || echo /usr/bin/python3)
 tmp=$(mktemp -d)
 [[ ${KEEP:-0} == 1 ]] && echo "temp dir: $tmp" || trap 'rm -rf "$tmp"' EXIT
 failures=0
+
+# want NAME: true when the case is selected by $CASES (all when unset or empty).
+want() { [[ -z ${CASES:-} || " $CASES " == *" $1 "* ]]; }
 
 # boot NAME ESP [MEM]: runs QEMU on the ESP; sets rc, secs and out (the serial transcript file).
 boot() {
@@ -47,9 +62,9 @@ boot() {
 # verdict NAME OK DETAIL: prints one result line and counts failures.
 verdict() {
 	if [[ $2 == 1 ]]; then
-		printf 'PASS %-10s %5.1fs exit=%s %s\n' "$1" "$secs" "$rc" "$3"
+		printf 'PASS %-12s %5.1fs exit=%s %s\n' "$1" "$secs" "$rc" "$3"
 	else
-		printf 'FAIL %-10s %5.1fs exit=%s %s\n' "$1" "$secs" "$rc" "$3"
+		printf 'FAIL %-12s %5.1fs exit=%s %s\n' "$1" "$secs" "$rc" "$3"
 		sed 's/\x1b\[[0-9;=]*[a-zA-Z]//g' "$out" | tr -d '\r' | grep -av '^$' | tail -15 | sed 's/^/    | /'
 		failures=$((failures + 1))
 	fi
@@ -69,6 +84,16 @@ PYEOF
 
 proto() { tr -d '\r' < "$out" | grep -a "^@@ $1\( \|$\)" | tail -1; }
 
+# retries: the attempt numbers of the `@@ loader_retry` lines, space separated ("" when none).
+retries() { tr -d '\r' < "$out" | grep -a '^@@ loader_retry ' | sed -n 's/.* attempt=\([0-9]*\).*/\1/p' | paste -sd' '; }
+
+# check_retries N: appends to $why and clears $ok unless the retry lines are exactly attempts 1..N.
+check_retries() {
+	local got want_list
+	got=$(retries) want_list=$(seq 1 "$1" | paste -sd' ')
+	[[ $got == "$want_list" ]] || { ok=0; why+="loader_retry attempts '$got', want '$want_list'; "; }
+}
+
 fnv1a() {
 	"$py" -c 'import sys
 h = 0xcbf29ce484222325
@@ -77,10 +102,11 @@ for b in open(sys.argv[1], "rb").read():
 print(hex(h))' "$1"
 }
 
-# expect_handoff NAME CMDLINE_SENT CMDLINE_WANT [INITRD [MEM LIMIT]]
+# expect_handoff NAME CMDLINE_SENT CMDLINE_WANT [INITRD [MEM LIMIT [LOADER_CFG RETRIES]]]
 expect_handoff() {
-	local name=$1 sent=$2 want=$3 initrd=${4:-} mem=${5:-256M} limit=${6:-0x100000000}
-	"$mkesp" "$tmp/$name.img" "$loader" "$bootcheck" "$sent" $initrd || { echo "FAIL $name: mkesp"; failures=$((failures+1)); return; }
+	local name=$1 sent=$2 want=$3 initrd=${4:-} mem=${5:-256M} limit=${6:-0x100000000} cfg=${7:-} nretry=${8:-0}
+	want "$name" || return 0
+	"$mkesp" "$tmp/$name.img" "$loader" "$bootcheck" "$sent" "$initrd" "$cfg" || { echo "FAIL $name: mkesp"; failures=$((failures+1)); return; }
 	boot "$name" "$tmp/$name.img" "$mem"
 	local summary bad got ok=1 why=""
 	summary=$(proto bootcheck)
@@ -97,27 +123,66 @@ expect_handoff() {
 	else
 		[[ $(field "$summary" initrd_size) == 0 ]] || { ok=0; why+="initrd_size not 0; "; }
 	fi
+	check_retries "$nretry"
+	[[ $nretry == 0 ]] || summary="retries=[$(retries)] $summary"
 	verdict "$name" "$ok" "${why:-$(echo "$summary" | cut -c1-150)}"
 }
 
-# expect_loader_error NAME KERNEL_FILE CMDLINE WANT_SUBSTRING
+# expect_loader_error NAME KERNEL_FILE CMDLINE WANT_SUBSTRING [LOADER_CFG [RETRIES]]
+# RETRIES: the number of `@@ loader_retry` lines (default 0), or "bound": attempts 1..M-1 where M is
+# their common max=, and WANT_SUBSTRING gets " after M attempts" appended.
 expect_loader_error() {
-	local name=$1
-	"$mkesp" "$tmp/$name.img" "$loader" "$2" "$3" || { echo "FAIL $name: mkesp"; failures=$((failures+1)); return; }
+	local name=$1 wantmsg=$4 cfg=${5:-} nretry=${6:-0}
+	want "$name" || return 0
+	"$mkesp" "$tmp/$name.img" "$loader" "$2" "$3" "" "$cfg" || { echo "FAIL $name: mkesp"; failures=$((failures+1)); return; }
 	boot "$name" "$tmp/$name.img"
-	local line msg ok=1 why=""
+	local line msg ok=1 why="" max
+	if [[ $nretry == bound ]]; then
+		max=$(tr -d '\r' < "$out" | grep -a '^@@ loader_retry ' | sed -n 's/.* max=\([0-9]*\).*/\1/p' | sort -u)
+		[[ $max =~ ^[0-9]+$ && $max -ge 2 ]] || { ok=0; why+="loader_retry max= '$max', want one number >= 2; "; max=2; }
+		nretry=$((max - 1)) wantmsg+=" after $max attempts"
+	fi
 	line=$(proto loader_error)
 	msg=$(field "$line" msg)
 	[[ $rc == 39 ]] || { ok=0; why+="want exit 39; "; }
 	[[ -n $line ]] || { ok=0; why+="no @@ loader_error line; "; }
-	[[ $msg == *"$4"* ]] || { ok=0; why+="msg lacks '$4'; "; }
-	verdict "$name" "$ok" "${why:-msg=\"$msg\"}"
+	[[ $msg == *"$wantmsg"* ]] || { ok=0; why+="msg lacks '$wantmsg'; "; }
+	check_retries "$nretry"
+	verdict "$name" "$ok" "${why:-msg=\"$msg\"${max:+ retries=[$(retries)]}}"
+}
+
+# expect_kernel NAME [LOADER_CFG RETRIES]: the real kernel, empty command line. The kernel is still
+# growing: this checks the hand-off (the kernel's own boot line names this loader and the run reaches
+# `@@ end`) and reports the end status without judging it, except that a case with a LOADER_CFG must
+# end with the same status as the plain `kernel` case (same kernel, same command line).
+kernel_status=""
+expect_kernel() {
+	local name=$1 cfg=${2:-} nretry=${3:-0}
+	want "$name" || return 0
+	"$mkesp" "$tmp/$name.img" "$loader" "$kernel" '' "" "$cfg" || { echo "FAIL $name: mkesp"; failures=$((failures+1)); return; }
+	boot "$name" "$tmp/$name.img"
+	local bootline end ok=1 why=""
+	bootline=$(proto boot) end=$(proto end)
+	[[ $(field "$bootline" path) == uefi && $(field "$bootline" loader) == "ferrous-efi 1" ]] || { ok=0; why+="boot line; "; }
+	[[ -n $end ]] || { ok=0; why+="no @@ end line; "; }
+	check_retries "$nretry"
+	if [[ -z $cfg ]]; then
+		kernel_status=$(field "$end" status)
+	elif [[ -n $kernel_status && $(field "$end" status) != "$kernel_status" ]]; then
+		ok=0; why+="end status '$(field "$end" status)' != '$kernel_status' of case kernel; "
+	fi
+	[[ $nretry == 0 ]] || end="retries=[$(retries)] $end"
+	verdict "$name" "$ok" "${why}${end:-no @@ end line} (${bootline:-no @@ boot line})"
 }
 
 head -c 12345 /dev/urandom > "$tmp/initrd.bin"
 for i in 1 2 3 4; do echo "This is a text file, not an ELF file; long enough to cover an ELF header."; done > "$tmp/text.elf"
 cp "$bootcheck" "$tmp/i386.elf" && printf '\x03\x00' | dd of="$tmp/i386.elf" bs=1 seek=18 conv=notrunc status=none
 head -c 100 "$bootcheck" > "$tmp/short.elf"
+printf '# retry-path test\nstale_map_key=1\n' > "$tmp/stale1.cfg"
+printf 'stale_map_key=2' > "$tmp/stale2.cfg"
+printf 'stale_map_key=16\n' > "$tmp/stale16.cfg"
+printf '# comment\r\n\r\nstale_map_kye=1\r\n' > "$tmp/bad.cfg"
 
 expect_handoff handoff $'test=pmm.*,kheap.* seed=42 msg="a b" path=C:\\x\r\n' 'test=pmm.*,kheap.* seed=42 msg="a b" path=C:\x' "$tmp/initrd.bin"
 expect_handoff empty '' ''
@@ -127,14 +192,13 @@ expect_loader_error text-elf "$tmp/text.elf" '' 'bad ELF magic'
 expect_loader_error i386-elf "$tmp/i386.elf" '' 'machine 3'
 expect_loader_error short-elf "$tmp/short.elf" '' 'program headers'
 expect_loader_error long-cmd "$bootcheck" "$(head -c 5000 /dev/zero | tr '\0' x)" 'cmdline.txt'
+expect_loader_error bad-cfg "$bootcheck" '' 'loader.cfg line 3: unknown key' "$tmp/bad.cfg"
+expect_handoff stale-once 'y' 'y' '' 256M 0x100000000 "$tmp/stale1.cfg" 1
+expect_loader_error stale-max "$bootcheck" '' 'map key still stale' "$tmp/stale16.cfg" bound
 
 if [[ -n $kernel ]]; then
-	"$mkesp" "$tmp/kernel.img" "$loader" "$kernel" '' && boot kernel "$tmp/kernel.img"
-	# The kernel is still growing: this case checks the hand-off (the kernel's own boot line names
-	# this loader and the run reaches `@@ end`), and reports the kernel's end status without judging it.
-	bootline=$(proto boot) end=$(proto end)
-	[[ $(field "$bootline" path) == uefi && $(field "$bootline" loader) == "ferrous-efi 1" && -n $end ]] && ok=1 || ok=0
-	verdict kernel "$ok" "${end:-no @@ end line} (${bootline:-no @@ boot line})"
+	expect_kernel kernel
+	expect_kernel stale-kernel "$tmp/stale2.cfg" 2
 fi
 
 echo "efi-check: $failures failed"
