@@ -37,16 +37,14 @@ KERNEL_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx
 KERNEL_SRCS :=
 
 include kernel/build.mk
--include kernel/mm/pmm.mk
--include kernel/mm/paging.mk
--include boot/multiboot2/build.mk
--include boot/efi/build.mk
--include tests/pmm.mk
--include tests/paging.mk
--include mk/run.mk
--include grade/build.mk
--include tools/build.mk
--include labs/build.mk
+include kernel/mm/pmm.mk
+include kernel/mm/paging.mk
+include boot/multiboot2/build.mk
+include boot/efi/build.mk
+include tests/pmm.mk
+include tests/paging.mk
+include mk/run.mk
+include grade/build.mk
 
 KERNEL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter %.c,$(KERNEL_SRCS))) \
                $(patsubst %.S,$(BUILD)/%.o,$(filter %.S,$(KERNEL_SRCS)))

@@ -105,7 +105,8 @@ static void parse_word(struct cmdline *cl, bool report, char *word)
 		cl->unknown++;
 		cl->last_problem = "unknown key";
 		if (report) {
-			proto_line("cmdline_unknown", "key=%s", key);
+			char qk[160];
+			proto_line("cmdline_unknown", "key=%s", proto_quote(qk, sizeof(qk), key));
 			printk("cmdline: warning: unknown key '%s' ignored\n", key);
 		}
 		return;

@@ -32,10 +32,17 @@ _Noreturn void kernel_exit(enum exit_status status)
 		proto_line("end", "status=%s", exit_status_name(status));
 	serial_flush();
 	/* QEMU leaves here with exit code (status << 1) | 1; Bochs ignores the port. */
+	/* SAFETY: at CPL 0 port I/O is always permitted (CPL <= IOPL). 0xf4 is QEMU's isa-debug-exit (the
+	 * harness and mk/run.mk always add it); where nothing claims the port the write is dropped. The run is
+	 * over (end printed, UART drained), so stopping the machine here loses nothing. */
 	outw(QEMU_DEBUG_EXIT_PORT, (uint16_t)status);
 	/* Bochs stops in its debugger; the harness's rc file quits. A no-op elsewhere. */
 	bochs_magic_break();
 	/* QEMU without isa-debug-exit: ACPI S5 through the PM1a port. */
+	/* SAFETY: CPL 0, so the port write is permitted. 0x604 is PM1a_CNT of QEMU's ACPI PM block as its
+	 * firmware places it (base 0x600); 0x2000 = SLP_EN with SLP_TYP 0: power off. Reached only when the
+	 * debug-exit write did not stop the machine, after the run is over, so powering off (or a dropped write
+	 * where the port means something else or nothing) cannot lose output. */
 	outw(QEMU_ACPI_PM1A_PORT, QEMU_ACPI_POWEROFF);
 	for (;;) {
 		cli();

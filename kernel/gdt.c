@@ -56,8 +56,16 @@ void gdt_init(void)
 	gdt_set_tss(GDT_TSS >> 3, (uint64_t)(uintptr_t)&tss, sizeof(tss) - 1);
 
 	struct x86_dtr gdtr = { .limit = sizeof(gdt) - 1, .base = (uint64_t)(uintptr_t)gdt };
+	/* SAFETY: gdt is a static array of the kernel image, fully written above and never moved, so GDTR
+	 * points at mapped, valid descriptors for as long as it is loaded; interrupts are still off (the loader
+	 * hands over with IF = 0 and nothing has enabled them), so nothing uses a segment between the loads. */
 	lgdt(&gdtr);
+	/* SAFETY: GDT_KERNEL_CODE and GDT_KERNEL_DATA index the DPL-0 long-mode code and data descriptors just
+	 * written and loaded; we run at CPL 0, so the far return and the data-segment loads cannot fault. */
 	load_segments(GDT_KERNEL_CODE, GDT_KERNEL_DATA);
+	/* SAFETY: GDT_TSS indexes the available 64-bit TSS descriptor gdt_set_tss wrote for the static tss (its
+	 * limit covers the whole struct; iomap_base = sizeof(tss): no I/O bitmap); ltr runs once per boot, so the
+	 * descriptor is not already busy. */
 	ltr(GDT_TSS);
 }
 

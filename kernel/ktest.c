@@ -6,11 +6,7 @@
 #include "printk.h"
 #include "protocol.h"
 
-#if __has_include("mm/types.h")
 #include "mm/types.h"
-#define KTEST_HAVE_MM_STRERROR 1
-#pragma weak mm_strerror
-#endif
 
 #define KTEST_DEFAULT_SEED 0x5EED
 #define KTEST_MAX_PATTERNS 32
@@ -119,16 +115,12 @@ void ktest_fail_cmp(const char *file, int line, const char *expr, uint64_t left,
 	printk("FAIL %s at %s:%d: %s (left=%s right=%s)\n", ktest_current(), file, line, expr, l, r);
 }
 
-/* Reports a KT_ASSERT_OK that got an error, naming it via mm_strerror when linked. */
+/* Reports a KT_ASSERT_OK that got an error, naming it via mm_strerror. */
 void ktest_fail_err(const char *file, int line, const char *expr, int err)
 {
 	if (!first_failure())
 		return;
-	const char *name = "unknown";
-#ifdef KTEST_HAVE_MM_STRERROR
-	if (mm_strerror)
-		name = mm_strerror((mm_err_t)err);
-#endif
+	const char *name = mm_strerror((mm_err_t)err);
 	char q[256];
 	proto_line("test_fail", "name=%s file=%s line=%d expr=%s err=%s code=%d", ktest_current(), file, line,
 		   proto_quote(q, sizeof(q), expr), name, err);

@@ -6,9 +6,8 @@
  *   → cmdline_parse → pmm_init → kheap_init → kas_init
  *   → ktest_run_selected → pmm_report (frames line) → tests line → end.
  *
- * The memory-management entry points come from kernel/mm. They are referenced
- * weakly so the core links and boots while kernel/mm is being written: a
- * missing one is skipped (and said so), never faked.
+ * The memory-management entry points come from kernel/mm and are called
+ * directly: a kernel built without them does not link.
  */
 #include <stdint.h>
 
@@ -23,26 +22,9 @@
 #include "serial.h"
 #include "traps.h"
 
-#if __has_include("mm/pmm.h")
-#include "mm/pmm.h"
-#else
-void pmm_init(const struct boot_info *bi);
-void pmm_report(void);
-#endif
-#if __has_include("mm/kheap.h")
-#include "mm/kheap.h"
-#else
-void kheap_init(void);
-#endif
-#if __has_include("mm/kas.h")
 #include "mm/kas.h"
-#else
-void kas_init(const struct boot_info *bi);
-#endif
-#pragma weak pmm_init
-#pragma weak pmm_report
-#pragma weak kheap_init
-#pragma weak kas_init
+#include "mm/kheap.h"
+#include "mm/pmm.h"
 
 void kmain(uint64_t boot_info_phys);
 
@@ -60,23 +42,13 @@ void kmain(uint64_t boot_info_phys)
 	cmdline_parse(boot_cmdline());
 	checkpoint_init();
 
-	if (pmm_init)
-		pmm_init(bi);
-	else
-		printk("kmain: pmm_init not linked in: no physical memory manager\n");
-	if (kheap_init)
-		kheap_init();
-	else
-		printk("kmain: kheap_init not linked in: no kernel heap\n");
-	if (kas_init)
-		kas_init(bi);
-	else
-		printk("kmain: kas_init not linked in: still on the loader's page tables\n");
+	pmm_init(bi);
+	kheap_init();
+	kas_init(bi);
 
 	struct ktest_totals totals = ktest_run_selected();
 
-	if (pmm_report)
-		pmm_report();
+	pmm_report();
 	ktest_report_totals(&totals);
 	bool ok = totals.failed == 0 && !totals.selection_error && cmdline_bad_count() == 0;
 	kernel_exit(ok ? EXIT_OK : EXIT_FAIL);

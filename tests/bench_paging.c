@@ -19,26 +19,13 @@
 #include "mm/paging.h"
 #include "mm/physmem.h"
 #include "paging_host/frame_source.h"
+#include "tests/host/bench_util.h"
 
 #define PHYS_BASE   0x100000000ULL
 #define RAM_FRAMES  (48u * 1024u)        /* 192 MiB of table frames: enough for 64 GiB of 4 KiB pages */
 #define RUNS 5
 
 static void *ram;
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, cmp_d); return v[n / 2]; }
 
 static void reset(struct page_table *pt)
 {

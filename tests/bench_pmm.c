@@ -17,6 +17,7 @@
 #include "mm/kheap.h"
 #include "mm/kheap_list.h"
 #include "mm/physmem.h"
+#include "tests/host/bench_util.h"
 
 #define NFRAMES (4ULL << 20)   /* 16 GiB */
 #define RUNS    7
@@ -29,19 +30,6 @@ static uint64_t rnd(void)
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
 	return rng;
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 struct result { double cycles, ns, min_cycles; };
@@ -60,9 +48,8 @@ static struct result measure(void (*fn)(void *, uint64_t), void *ctx, uint64_t i
 		cyc[r] = (double)(c1 - c0) / (double)iters;
 		ns[r] = (t1 - t0) / (double)iters;
 	}
-	qsort(cyc, RUNS, sizeof cyc[0], cmp_d);
-	qsort(ns, RUNS, sizeof ns[0], cmp_d);
-	return (struct result){ cyc[RUNS / 2], ns[RUNS / 2], cyc[0] };
+	double med_cycles = median(cyc, RUNS);   /* sorts cyc: cyc[0] is the minimum */
+	return (struct result){ med_cycles, median(ns, RUNS), cyc[0] };
 }
 
 static void report(const char *what, struct result r)

@@ -1,12 +1,14 @@
 # tests/paging.mk - host tests and benchmarks of the page-table walker.
 # The walker's kernel sources compiled for the host over a fake physical memory
-# (kernel/mm/physmem.c window over a malloc'd array) and tests/paging_host/'s frame source.
+# (kernel/mm/physmem.c window over a malloc'd array), tests/paging_host/'s frame source and the shared host
+# panic_at (tests/host/host_panic.c).
 
 PAGING_HOST_CC     ?= gcc
-PAGING_HOST_CFLAGS := -std=c11 -g -Wall -Wextra -Werror -Ikernel -Itests -I.
+# tests/host first: its printk.h/panic.h shims (snprintk = snprintf) stand in for the kernel's.
+PAGING_HOST_CFLAGS := -std=c11 -g -Wall -Wextra -Werror -Itests/host -Ikernel -Itests -I.
 PAGING_SAN_FLAGS   := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 PAGING_HOST_SRCS   := kernel/mm/paging.c kernel/mm/physmem.c kernel/mm/types.c \
-                      tests/paging_host/frame_source.c tests/paging_host/shims.c
+                      tests/paging_host/frame_source.c tests/host/host_panic.c
 PAGING_HOST_HDRS   := kernel/mm/paging.h kernel/mm/pte.h kernel/mm/types.h kernel/mm/physmem.h \
                       kernel/mm/frame.h tests/paging_host/frame_source.h
 PAGING_OPS         ?= 1000000

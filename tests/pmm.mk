@@ -1,6 +1,7 @@
 # tests/pmm.mk - host tests, fuzzing and benchmarks of the physical memory code (kernel/mm).
 #
-#   make test-host            unit tests + model test (>= 1 M ops) + a short memmap fuzz run, under ASan+UBSan
+#   make test-host            unit tests + model test (MODEL_OPS = 600 k ops per allocator, 1.2 M in all) + a short
+#                             memmap fuzz run, under ASan+UBSan
 #   make test-host MODEL_OPS=5000000 MODEL_SEED=7    a longer / different model run
 #   make bench                host benchmarks (rdtsc cycles and ns per operation, medians)
 #   make fuzz-memmap FUZZ_RUNS=-1                    libFuzzer on the memory-map parser, unbounded

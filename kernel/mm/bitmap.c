@@ -97,18 +97,10 @@ static uint64_t first_used(const struct bitmap_alloc *b, uint64_t from, uint64_t
 	return NONE;
 }
 
-/* Checks that [pfn, pfn + count) lies inside b; panics naming the caller otherwise. */
-static void check_range(const struct bitmap_alloc *b, const char *fn, uint64_t pfn, uint64_t count)
-{
-	if (pfn < b->base_pfn || count > b->nframes || pfn - b->base_pfn > b->nframes - count)
-		panic("%s: pfns [0x%lx, +%lu) outside the bitmap [0x%lx, +%lu)", fn, pfn, count,
-		      b->base_pfn, b->nframes);
-}
-
 /* Marks [pfn, pfn + count) free; every frame must be used. */
 void bitmap_free(struct bitmap_alloc *b, uint64_t pfn, uint64_t count)
 {
-	check_range(b, "bitmap_free", pfn, count);
+	pfn_range_check("bitmap_free", "the bitmap", b->base_pfn, b->nframes, pfn, count);
 	for (uint64_t i = pfn - b->base_pfn, end = i + count; i < end; i++) {
 		if (b->level[0][i / 64] & (1ULL << (i % 64)))
 			panic("bitmap_free: pfn 0x%lx is already free", b->base_pfn + i);
@@ -120,7 +112,7 @@ void bitmap_free(struct bitmap_alloc *b, uint64_t pfn, uint64_t count)
 /* Marks [pfn, pfn + count) used; every frame must be free. */
 void bitmap_take(struct bitmap_alloc *b, uint64_t pfn, uint64_t count)
 {
-	check_range(b, "bitmap_take", pfn, count);
+	pfn_range_check("bitmap_take", "the bitmap", b->base_pfn, b->nframes, pfn, count);
 	for (uint64_t i = pfn - b->base_pfn, end = i + count; i < end; i++) {
 		if (!(b->level[0][i / 64] & (1ULL << (i % 64))))
 			panic("bitmap_take: pfn 0x%lx is not free", b->base_pfn + i);
@@ -182,7 +174,7 @@ bool bitmap_alloc(struct bitmap_alloc *b, uint64_t count, uint64_t align, uint64
 /* Whether frame pfn is free. */
 bool bitmap_is_free(const struct bitmap_alloc *b, uint64_t pfn)
 {
-	check_range(b, "bitmap_is_free", pfn, 1);
+	pfn_range_check("bitmap_is_free", "the bitmap", b->base_pfn, b->nframes, pfn, 1);
 	uint64_t i = pfn - b->base_pfn;
 	return (b->level[0][i / 64] >> (i % 64)) & 1;
 }

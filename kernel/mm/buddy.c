@@ -91,19 +91,11 @@ static unsigned max_order_at(uint64_t i, uint64_t count)
 	return k;
 }
 
-/* Checks that [pfn, pfn + count) lies inside b. */
-static void check_range(const struct buddy_alloc *b, const char *fn, uint64_t pfn, uint64_t count)
-{
-	if (pfn < b->base_pfn || count > b->nframes || pfn - b->base_pfn > b->nframes - count)
-		panic("%s: pfns [0x%lx, +%lu) outside the buddy span [0x%lx, +%lu)", fn, pfn, count,
-		      b->base_pfn, b->nframes);
-}
-
 /* Frees [pfn, pfn + count): a single frame to the hot cache while it has room, else as maximal aligned
  * power-of-two blocks, merged with their buddies. */
 void buddy_free(struct buddy_alloc *b, uint64_t pfn, uint64_t count)
 {
-	check_range(b, "buddy_free", pfn, count);
+	pfn_range_check("buddy_free", "the buddy span", b->base_pfn, b->nframes, pfn, count);
 	uint64_t i = pfn - b->base_pfn, end = i + count;
 	if (count == 1 && b->nhot < BUDDY_HOT) {
 		b->order_plus1[i] = BUDDY_HOT_MARK;
@@ -163,14 +155,14 @@ static uint64_t containing_block(const struct buddy_alloc *b, uint64_t i, unsign
 bool buddy_is_free(const struct buddy_alloc *b, uint64_t pfn)
 {
 	unsigned k;
-	check_range(b, "buddy_is_free", pfn, 1);
+	pfn_range_check("buddy_is_free", "the buddy span", b->base_pfn, b->nframes, pfn, 1);
 	return containing_block(b, pfn - b->base_pfn, &k) != BUDDY_NIL;
 }
 
 /* Marks [pfn, pfn + count) used: for each frame, split its free block down to that single frame. */
 void buddy_take(struct buddy_alloc *b, uint64_t pfn, uint64_t count)
 {
-	check_range(b, "buddy_take", pfn, count);
+	pfn_range_check("buddy_take", "the buddy span", b->base_pfn, b->nframes, pfn, count);
 	uint64_t i = pfn - b->base_pfn, end = i + count;
 	while (i < end) {
 		unsigned k;

@@ -23,14 +23,6 @@
 #include <string.h>
 #endif
 
-#ifndef MM_DEBUG_FILL
-#ifdef __FERROUS_KERNEL__
-#define MM_DEBUG_FILL 1
-#else
-#define MM_DEBUG_FILL 0
-#endif
-#endif
-
 #define SLAB_MAGIC  0x42414c53u   /* "SLAB" */
 #define LARGE_MAGIC 0x4752414cu   /* "LARG" */
 #define CACHED_MAGIC 0x48434c46u  /* "FLCH": a freed large block kept in the heap's cache */
@@ -214,17 +206,37 @@ void *kheap_alloc(struct kheap *h, size_t size, size_t align)
 	return p;
 }
 
-/* The header of the allocation holding p, after checking magic and owner; panics naming p otherwise. */
-static struct kheap_slab *header_of(const char *fn, void *p)
+/* The slab or large-block header p would have: p rounded down to KHEAP_SLAB_BYTES. Not yet checked. */
+static struct kheap_slab *header_base(void *p)
 {
 	/* SAFETY: every object kheap hands out lies in the first KHEAP_SLAB_BYTES of a slab or large block that
 	 * starts on a KHEAP_SLAB_BYTES boundary in the direct map, so rounding p down reaches its header; for a
-	 * foreign p the magic check below rejects it (a p outside mapped memory faults, as any wild pointer). */
-	struct kheap_slab *s = (struct kheap_slab *)((uintptr_t)p & ~(uintptr_t)(KHEAP_SLAB_BYTES - 1));
-	if (s->magic == CACHED_MAGIC)
+	 * foreign p the magic check in header_of rejects it (a p outside mapped memory faults, as any wild
+	 * pointer). */
+	return (struct kheap_slab *)((uintptr_t)p & ~(uintptr_t)(KHEAP_SLAB_BYTES - 1));
+}
+
+/* The header of the live allocation holding p, after checking magic and owner with h's lock held (kfree and a
+ * slab release change the magic under that lock, so the check cannot race with them). On a bad p, drops the
+ * lock and panics naming p. */
+static struct kheap_slab *header_of(struct kheap *h, const char *fn, void *p)
+{
+	spin_assert_held(&h->lock);
+	struct kheap_slab *s = header_base(p);
+	uint32_t magic = s->magic;
+	if (magic == CACHED_MAGIC) {
+		spin_unlock(&h->lock);
 		panic("%s: %p is already free (double free?), large block at %p", fn, p, (void *)s);
-	if (s->magic != SLAB_MAGIC && s->magic != LARGE_MAGIC)
+	}
+	if (magic != SLAB_MAGIC && magic != LARGE_MAGIC) {
+		spin_unlock(&h->lock);
 		panic("%s: %p is not a heap object (no slab or large header at %p)", fn, p, (void *)s);
+	}
+	struct kheap *owner = s->owner;
+	if (owner != h) {
+		spin_unlock(&h->lock);
+		panic("%s: %p belongs to heap %p, not %p", fn, p, (void *)owner, (void *)h);
+	}
 	return s;
 }
 
@@ -233,10 +245,8 @@ void kheap_free(struct kheap *h, void *p)
 {
 	if (!p)
 		return;
-	struct kheap_slab *s = header_of("kfree", p);
-	if (s->owner != h)
-		panic("kfree: %p belongs to heap %p, not %p", p, (void *)s->owner, (void *)h);
 	spin_lock(&h->lock);
+	struct kheap_slab *s = header_of(h, "kfree", p);
 	if (s->magic == LARGE_MAGIC) {
 		if ((char *)p != (char *)s + s->size) {
 			spin_unlock(&h->lock);
@@ -285,13 +295,28 @@ void kheap_free(struct kheap *h, void *p)
 	spin_unlock(&h->lock);
 }
 
-/* Usable bytes of live object p (class size, or the large block's payload). */
-size_t kheap_usable_size(void *p)
+/* Usable bytes of live object p in h (class size, or the large block's payload), header checked. Lock held. */
+static size_t usable_size_locked(struct kheap *h, const char *fn, void *p)
 {
-	struct kheap_slab *s = header_of("kheap_usable_size", p);
+	struct kheap_slab *s = header_of(h, fn, p);
 	if (s->magic == LARGE_MAGIC)
 		return s->nframes * PAGE_SIZE - s->size;
 	return s->size;
+}
+
+/* Usable bytes of live object p (class size, or the large block's payload). The unlocked read of the header
+ * only finds p's heap; the checks and the answer come from under that heap's lock. */
+size_t kheap_usable_size(void *p)
+{
+	struct kheap_slab *s = header_base(p);
+	uint32_t magic = __atomic_load_n(&s->magic, __ATOMIC_RELAXED);
+	if (magic != SLAB_MAGIC && magic != LARGE_MAGIC && magic != CACHED_MAGIC)
+		panic("kheap_usable_size: %p is not a heap object (no slab or large header at %p)", p, (void *)s);
+	struct kheap *h = __atomic_load_n(&s->owner, __ATOMIC_RELAXED);
+	spin_lock(&h->lock);
+	size_t n = usable_size_locked(h, "kheap_usable_size", p);
+	spin_unlock(&h->lock);
+	return n;
 }
 
 /* Resizes p, in place when it still fits well; else allocate, copy, free. */
@@ -303,7 +328,9 @@ void *kheap_realloc(struct kheap *h, void *p, size_t size)
 		kheap_free(h, p);
 		return NULL;
 	}
-	size_t have = kheap_usable_size(p);
+	spin_lock(&h->lock);
+	size_t have = usable_size_locked(h, "krealloc", p);
+	spin_unlock(&h->lock);
 	if (size <= have && (have <= KHEAP_MAX_CLASS ? size > have / 2 : true))
 		return p;   /* fits, and not wasting more than half a slab object */
 	void *q = kheap_alloc(h, size, 0);

@@ -15,14 +15,6 @@
 #include "ksyms.h"
 #endif
 
-#ifndef MM_DEBUG_FILL
-#ifdef __FERROUS_KERNEL__
-#define MM_DEBUG_FILL 1
-#else
-#define MM_DEBUG_FILL 0
-#endif
-#endif
-
 /* Name of a frame state. */
 const char *frame_state_name(enum frame_state s)
 {
@@ -134,25 +126,44 @@ static void poison_frames(struct pmm_node *n, uint64_t start, uint64_t count)
 	}
 }
 
-/* Fresh frames: a poisoned frame must still hold the freed pattern (else someone wrote it after freeing it:
- * panic naming the frame, the offset and the value); then fill with MM_FILL_FRESH (debug builds). */
-static void check_and_fill_fresh(struct pmm_node *n, uint64_t start, uint64_t count)
+/* Poisoned frames of a fresh run: each one's bit is tested and cleared, and its contents must still hold the
+ * freed pattern (else someone wrote it after freeing it: drops the lock and panics naming the frame, the offset
+ * and the value). Lock held: other frames' bits in the same poisoned[] words change under it (debug builds). */
+static void take_poisoned(struct pmm_node *n, uint64_t start, uint64_t count)
+{
+	spin_assert_held(&n->lock);
+	if (!fills_on(n))
+		return;
+	uint64_t freed = 0x0101010101010101ULL * MM_FILL_FREED;
+	for (uint64_t f = start; f < start + count; f++) {
+		uint64_t i = f - n->base_pfn;
+		if (!(n->poisoned[i / 64] & (1ULL << (i % 64))))
+			continue;
+		n->poisoned[i / 64] &= ~(1ULL << (i % 64));
+		volatile uint64_t *w = frame_words(f);
+		if (!w)
+			continue;
+		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++) {
+			uint64_t v = w[j];
+			if (v != freed) {
+				spin_unlock(&n->lock);
+				panic("frame_alloc: pfn 0x%lx was written after it was freed (use after free?): "
+				      "word at +0x%lx is 0x%lx, freed pattern 0x%lx", f, j * 8, v, freed);
+			}
+		}
+	}
+}
+
+/* Fresh frames: fill with MM_FILL_FRESH (debug builds). The frames are the caller's now: no lock needed. */
+static void fill_fresh(const struct pmm_node *n, uint64_t start, uint64_t count)
 {
 	if (!fills_on(n))
 		return;
-	uint64_t freed = 0x0101010101010101ULL * MM_FILL_FREED, fresh = 0x0101010101010101ULL * MM_FILL_FRESH;
+	uint64_t fresh = 0x0101010101010101ULL * MM_FILL_FRESH;
 	for (uint64_t f = start; f < start + count; f++) {
 		volatile uint64_t *w = frame_words(f);
 		if (!w)
 			continue;
-		uint64_t i = f - n->base_pfn;
-		if (n->poisoned[i / 64] & (1ULL << (i % 64))) {
-			n->poisoned[i / 64] &= ~(1ULL << (i % 64));
-			for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
-				if (w[j] != freed)
-					panic("frame_alloc: pfn 0x%lx was written after it was freed (use after free?): "
-					      "word at +0x%lx is 0x%lx, freed pattern 0x%lx", f, j * 8, w[j], freed);
-		}
 		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
 			w[j] = fresh;
 	}
@@ -199,20 +210,12 @@ bool pmm_node_contains(const struct pmm_node *n, pfn_t p)
 	return p.n >= n->base_pfn && p.n - n->base_pfn < n->nframes;
 }
 
-/* Panics unless [pfn, pfn + count) lies in n. */
-static void check_span(const struct pmm_node *n, const char *fn, uint64_t pfn, uint64_t count)
-{
-	if (pfn < n->base_pfn || count > n->nframes || pfn - n->base_pfn > n->nframes - count)
-		panic("%s: pfns [0x%lx, +%lu) outside node %u [0x%lx, +%lu)", fn, pfn, count, n->id,
-		      n->base_pfn, n->nframes);
-}
-
 /* Sets the state of a range, moving frames in/out of the allocator as they enter/leave FREE. */
 void pmm_node_set_state(struct pmm_node *n, uint64_t pfn, uint64_t count, enum frame_state st)
 {
 	if ((unsigned)st >= FRAME_STATE_COUNT)
 		panic("pmm_node_set_state: invalid state %d", (int)st);
-	check_span(n, "pmm_node_set_state", pfn, count);
+	pfn_range_check("pmm_node_set_state", "the node", n->base_pfn, n->nframes, pfn, count);
 	spin_lock(&n->lock);
 	/* Runs of frames that enter or leave FREE go to the allocator in one call each. */
 	uint64_t run_start = 0, run_len = 0;
@@ -269,8 +272,9 @@ mm_err_t pmm_node_alloc(struct pmm_node *n, uint64_t count, uint64_t align, enum
 	}
 	n->count[FRAME_FREE] -= count;
 	n->count[use] += count;
+	take_poisoned(n, first, count);
 	spin_unlock(&n->lock);
-	check_and_fill_fresh(n, first, count);
+	fill_fresh(n, first, count);
 	*out = pfn(first);
 	return MM_OK;
 }

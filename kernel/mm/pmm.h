@@ -36,6 +36,16 @@
 
 enum pmm_kind { PMM_BITMAP, PMM_BUDDY };
 
+/* MM_DEBUG_FILL: 1 turns on the debug fills of the pmm and the kernel heap (poison on free, pattern checks on
+ * reuse). Default: on in the kernel, off on the host unless the build sets it (the host tests do, with -D). */
+#ifndef MM_DEBUG_FILL
+#ifdef __FERROUS_KERNEL__
+#define MM_DEBUG_FILL 1
+#else
+#define MM_DEBUG_FILL 0
+#endif
+#endif
+
 /* Debug fill patterns (MM_DEBUG_FILL): freed frames and fresh frames. A frame freed by pmm_node_free is
  * filled with MM_FILL_FREED and marked poisoned; when it is allocated again the pattern is checked first, so a
  * write after free panics naming the frame (Zircon's checked free pages). */
@@ -162,8 +172,9 @@ void pmm_init(const struct boot_info *bi);
  * by kas_init after the switch, when the new direct map covers all RAM and boot_info was copied. */
 void pmm_reclaim_loader(void);
 
-/* Prints `@@ frames total=N free=N allocated=N pagetable=N reserved=N kernel=N leaked=N` for the global pmm
- * (reserved = RESERVED + LOADER; heap frames count as allocated). */
+/* Prints `@@ frames total=N free=N allocated=N pagetable=N reserved=N kernel=N leaked=N heap=N loader=N` for
+ * the global pmm, summed over its nodes (as pmm_boot.c prints it): reserved = RESERVED frames only; HEAP and
+ * LOADER frames are counted in heap= and loader=, not in allocated= or reserved=. */
 void pmm_report(void);
 
 /* Highest physical address + 1 of RAM the pmm tracks (for kas_init's direct map). */

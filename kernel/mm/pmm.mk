@@ -1,8 +1,4 @@
 # kernel/mm/pmm.mk - physical memory: typed addresses, frame states, bitmap and buddy allocators, kernel heap.
-# Included after kernel/build.mk; the mm objects need the core's panic/printk, so they join the kernel only
-# once the core lists its sources (keeps the tree linking while the core lands).
-PMM_KERNEL_SRCS := kernel/mm/types.c kernel/mm/physmem.c kernel/mm/memmap.c kernel/mm/bitmap.c \
-	kernel/mm/buddy.c kernel/mm/pmm.c kernel/mm/pmm_map.c kernel/mm/pmm_boot.c kernel/mm/kheap.c kernel/mm/kheap_list.c kernel/mm/pmm_ktest.c kernel/mm/kheap_ktest.c
-ifneq ($(filter kernel/panic.c,$(KERNEL_SRCS)),)
-KERNEL_SRCS += $(PMM_KERNEL_SRCS)
-endif
+KERNEL_SRCS += kernel/mm/types.c kernel/mm/physmem.c kernel/mm/memmap.c kernel/mm/bitmap.c \
+	kernel/mm/buddy.c kernel/mm/pmm.c kernel/mm/pmm_map.c kernel/mm/pmm_boot.c kernel/mm/kheap.c \
+	kernel/mm/kheap_list.c kernel/mm/pmm_ktest.c kernel/mm/kheap_ktest.c

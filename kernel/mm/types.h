@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "panic.h"
+
 #define PAGE_SHIFT 12
 #define PAGE_SIZE  ((uint64_t)1 << PAGE_SHIFT)
 #define PAGE_MASK  (PAGE_SIZE - 1)
@@ -70,6 +72,15 @@ static inline paddr_t pfn_to_paddr(pfn_t f) { return (paddr_t){ .pa = f.n << PAG
 static inline paddr_t paddr_add(paddr_t p, uint64_t off) { return (paddr_t){ .pa = p.pa + off }; }
 /* Whether p is on a page boundary. */
 static inline bool paddr_page_aligned(paddr_t p) { return is_aligned(p.pa, PAGE_SIZE); }
+
+/* Panics unless frames [pfn, pfn + count) lie inside [base, base + nframes), the span of `span` (e.g. "the
+ * bitmap"); overflow-safe for any inputs. The message names fn, the range and the span. */
+static inline void pfn_range_check(const char *fn, const char *span, uint64_t base, uint64_t nframes, uint64_t pfn,
+				   uint64_t count)
+{
+	if (pfn < base || count > nframes || pfn - base > nframes - count)
+		panic("%s: pfns [0x%lx, +%lu) outside %s [0x%lx, +%lu)", fn, pfn, count, span, base, nframes);
+}
 
 /* ---- virtual addresses ---- */
 
