@@ -9,6 +9,7 @@
 #include "boot_info_check.h"
 
 #include "kstring.h"
+#include "mm/memmap.h"
 #include "panic.h"
 #include "printk.h"
 #include "protocol.h"
@@ -35,13 +36,6 @@ static const void *boot_phys(uint64_t pa)
 static uint64_t kimg_phys(const struct boot_info *bi, const void *p)
 {
 	return (uint64_t)(uintptr_t)p - KERNEL_VBASE + bi->kernel_phys_base;
-}
-
-/* RAM types the pmm may hand out (now or after reclaiming loader memory). */
-bool boot_mem_type_usable(uint32_t type)
-{
-	return type == EFI_CONVENTIONAL_MEMORY || type == EFI_BOOT_SERVICES_CODE ||
-	       type == EFI_BOOT_SERVICES_DATA || type == EFI_LOADER_CODE || type == EFI_LOADER_DATA;
 }
 
 /* Short lower-case name of a UEFI memory type, for the memory-map table. */
@@ -194,20 +188,10 @@ bool boot_info_check(const struct boot_info *bi, char *why, size_t n)
 	return boot_info_check_mapped(bi, boot_phys(bi->mmap_phys), cmdline, why, n);
 }
 
-/* True for types that describe RAM the firmware keeps (ACPI tables and NVS, runtime services,
- * unusable RAM): RAM, but never the kernel's. Reserved (0), MMIO, PAL and OEM/OS types are not
- * counted as RAM: firmware reports address-space holes and device windows with them. */
-static bool boot_mem_type_firmware_ram(uint32_t type)
-{
-	return type == EFI_RUNTIME_SERVICES_CODE || type == EFI_RUNTIME_SERVICES_DATA ||
-	       type == EFI_ACPI_RECLAIM_MEMORY || type == EFI_ACPI_MEMORY_NVS || type == EFI_UNUSABLE_MEMORY ||
-	       type == EFI_PERSISTENT_MEMORY;
-}
-
-/* Prints the memory map as text and the `@@ memmap` summary: usable_kib counts boot_mem_type_usable
- * types, reserved_kib the RAM the firmware keeps, total_kib both (all RAM), other_kib every other
- * descriptor (reserved type, MMIO, holes); max_phys is the end (exclusive) of the highest usable
- * descriptor. */
+/* Prints the memory map as text and the `@@ memmap` summary, by memmap_classify (kernel/mm/memmap.h, the
+ * classifier the pmm and the direct map use too): usable_kib = USABLE + LOADER, reserved_kib = FIRMWARE (RAM
+ * the firmware keeps), total_kib both (all RAM: the pmm's frames total), other_kib = RESERVED + NOT_RAM
+ * (type-0 ranges, OEM types, MMIO, PAL); max_phys is the end (exclusive) of the highest usable descriptor. */
 static void boot_report_memmap(const struct boot_info *bi)
 {
 	uint64_t usable = 0, reserved = 0, other = 0, max_phys = 0;
@@ -217,14 +201,19 @@ static void boot_report_memmap(const struct boot_info *bi)
 		uint64_t bytes = d->num_pages * PAGE_SIZE_4K;
 		printk("  [0x%016lx-0x%016lx) %-12s %lu KiB\n", d->phys_start, d->phys_start + bytes,
 		       boot_mem_type_name(d->type), bytes / 1024);
-		if (boot_mem_type_usable(d->type)) {
+		switch (memmap_classify(d->type)) {
+		case MEMMAP_USABLE:
+		case MEMMAP_LOADER:
 			usable += bytes;
 			if (d->phys_start + bytes > max_phys)
 				max_phys = d->phys_start + bytes;
-		} else if (boot_mem_type_firmware_ram(d->type)) {
+			break;
+		case MEMMAP_FIRMWARE:
 			reserved += bytes;
-		} else {
+			break;
+		default:
 			other += bytes;
+			break;
 		}
 	}
 	proto_line("memmap", "entries=%lu usable_kib=%lu reserved_kib=%lu total_kib=%lu other_kib=%lu max_phys=0x%lx",

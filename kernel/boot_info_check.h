@@ -53,7 +53,6 @@ const char *boot_cmdline(void);
 
 /* True for the memory types the kernel may use as RAM now or after reclaiming loader memory:
  * conventional, boot-services code/data, loader code/data. */
-bool boot_mem_type_usable(uint32_t type);
 
 /* Short name of a memory type ("conventional", "loader_data", ...; "oem"/"os"/"unknown" otherwise). */
 const char *boot_mem_type_name(uint32_t type);

@@ -12,6 +12,7 @@
  * model of what must be mapped.
  */
 #include <inttypes.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "mm/paging.h"
 #include "mm/physmem.h"
 #include "mm/pte.h"
+#include "panic.h"
 #include "paging_host/frame_source.h"
 
 #define PHYS_BASE   0x40000000ULL       /* the fake RAM does not start at 0 */
@@ -297,6 +299,83 @@ static void test_map_range(void)
 	snap(&snap_b, &pt);
 	CHECK(snap_equal(&snap_a, &snap_b), "map_range AlreadyMapped left mappings behind");
 	pt_destroy(&pt);
+
+	/* A user range over a kernel-only path: the first page goes in (and would mark the existing
+	 * PML4/PDPT/PD entries US), the second collides. The rollback must leave every table byte as
+	 * it was, the US bits of the existing intermediate entries included. */
+	fresh(&pt);
+	CHECK_ERR(pt_map(&pt, V(0x400000), paddr(0x1000), PAGE_4K, PG_READ), MM_OK);
+	free0 = frame_source_free();
+	snap(&snap_a, &pt);
+	CHECK_ERR(pt_map_range(&pt, V(0x3ff000), paddr(0x2000), 0x2000, PG_READ | PG_USER, PAGE_4K, NULL),
+		  MM_ERR_ALREADY_MAPPED);
+	snap(&snap_b, &pt);
+	CHECK(snap_equal(&snap_a, &snap_b), "user map_range AlreadyMapped rollback changed the tables "
+	      "(pml4[0] 0x%" PRIx64 " -> 0x%" PRIx64 ")", snap_a.data[0][0], snap_b.data[0][0]);
+	CHECK(frame_source_free() == free0, "user map_range rollback leaked %zu frames", free0 - frame_source_free());
+	/* the same with the failure being OOM: 0x5ff000 goes into the existing PT (no frame needed),
+	 * 0x600000 needs a fresh PT that cannot be had */
+	frame_alloc_fail_after(0);
+	CHECK_ERR(pt_map_range(&pt, V(0x5ff000), paddr(0x2000), 0x2000, PG_READ | PG_USER, PAGE_4K, NULL),
+		  MM_ERR_OUT_OF_MEMORY);
+	frame_alloc_fail_after(-1);
+	snap(&snap_b, &pt);
+	CHECK(snap_equal(&snap_a, &snap_b), "user map_range OOM rollback changed the tables "
+	      "(pml4[0] 0x%" PRIx64 " -> 0x%" PRIx64 ")", snap_a.data[0][0], snap_b.data[0][0]);
+	CHECK(frame_source_free() == free0, "user map_range OOM leaked %zu frames", free0 - frame_source_free());
+	/* and when it succeeds, the path is user (every level US), as pt_map makes it */
+	CHECK_ERR(pt_map_range(&pt, V(0x200000), paddr(0x2000), 0x2000, PG_READ | PG_USER, PAGE_4K, NULL), MM_OK);
+	struct pt_walk_step st[PT_LEVELS];
+	CHECK(pt_walk(&pt, V(0x201000), st) == 4, "walk of the user range");
+	for (unsigned i = 0; i < 4; i++)
+		CHECK(st[i].entry.raw & PTE_US, "user range: no US on level %u", st[i].level);
+	pt_destroy(&pt);
+}
+
+/* B6: the window is exactly its runs. A hole between two runs (after kas_init: memory the direct map does
+ * not cover) is outside it: physmem_in_window says so, phys_to_virt panics there, and pt_walk stops at a
+ * (corrupt) entry pointing into the hole instead of reading it. */
+static void test_window_runs(void)
+{
+	struct page_table pt;
+	fresh(&pt);
+	CHECK_ERR(pt_map(&pt, V(0x7000), paddr(0x1000), PAGE_4K, PG_READ), MM_OK);
+	/* the tables were allocated from the lowest frames; the hole is the upper half of the fake RAM */
+	const uint64_t half = (uint64_t)PHYS_FRAMES / 2 * 4096, hole = PHYS_BASE + half;
+	const struct physmem_run runs[] = {
+		{ .start = PHYS_BASE, .end = hole },
+		{ .start = hole + 0x100000, .end = PHYS_BASE + 2 * half, .read_only = true },
+	};
+	physmem_set_runs(ram, PHYS_BASE, runs, 2);
+	CHECK(physmem_in_window(paddr(PHYS_BASE), 4096), "first run");
+	CHECK(physmem_in_window(paddr(hole - 4096), 4096), "end of the first run");
+	CHECK(!physmem_in_window(paddr(hole - 4096), 8192), "range running into the hole");
+	CHECK(!physmem_in_window(paddr(hole), 4096), "hole");
+	CHECK(!physmem_in_window(paddr(hole + 0xff000), 4096), "end of the hole");
+	CHECK(physmem_in_window(paddr(hole + 0x100000), 4096), "second run");
+	CHECK(physmem_in_window(paddr(hole), 0), "len 0 at the end of a run");
+	CHECK(!physmem_in_window(paddr(PHYS_BASE + 2 * half), 4096), "beyond the last run");
+	CHECK(physmem_window_limit() == PHYS_BASE + 2 * half, "limit 0x%" PRIx64, physmem_window_limit());
+	jmp_buf jb;
+	host_panic_jmp = &jb;
+	if (setjmp(jb) == 0) {
+		(void)phys_to_virt(paddr(hole + 0x1000));
+		host_panic_jmp = NULL;
+		CHECK(false, "phys_to_virt into the hole did not panic");
+	} else {
+		CHECK(strstr(host_panic_msg, "outside the window") != NULL, "panic message: %s", host_panic_msg);
+	}
+	/* a corrupt PT entry: the PD entry now points at a "table" in the hole */
+	struct pt_walk_step st[PT_LEVELS];
+	CHECK(pt_walk(&pt, V(0x7000), st) == 4, "walk before corruption");
+	pte_t *pd = phys_to_virt(pte_addr(st[1].entry));   /* the PD table */
+	pte_t saved = pd[0];
+	pd[0].raw = (hole + 0x2000) | PTE_P | PTE_RW;
+	unsigned n = pt_walk(&pt, V(0x7000), st);
+	CHECK(n == 3 && st[2].entry.raw == pd[0].raw, "walk through a hole entry read %u levels", n);
+	pd[0] = saved;
+	physmem_set_window(ram, PHYS_BASE, (uint64_t)PHYS_FRAMES * 4096);
+	pt_destroy(&pt);
 }
 
 /* ---- model test ---- */
@@ -536,6 +615,7 @@ int main(int argc, char **argv)
 	test_errors();
 	test_protect_split();
 	test_map_range();
+	test_window_runs();
 	model_test(seed, ops);
 	printf("test_paging: %u checks, %u failures (replay: --seed %" PRIu64 " --ops %" PRIu64 ")\n",
 	       checks, failures, seed, ops);

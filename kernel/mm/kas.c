@@ -8,7 +8,7 @@
  *   3. check the new tables map what runs next (this code, the stack);
  *   4. EFER.NXE on (NX is a reserved bit without it), CR0.WP on, load CR3,
  *      CR4.PGE on: from here the loader's identity map is gone;
- *   5. grow the physmem window to the new direct map, give loader memory back.
+ *   5. make the physmem window the new direct map's runs, give loader memory back.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,15 +35,15 @@ extern uint64_t kernel_entry_tsc;   /* kernel/entry.S: TSC at kernel_entry */
 CMDLINE_KEY_U64(kas_timing, "1: print kas_init's TSC ticks in the `kas` line (off by default: keeps "
 		"the transcript deterministic)");
 
-/* pmm_reclaim_loader comes from the pmm helper's pmm.c; weak until it lands, so the
- * tree links. Without it loader memory simply stays reserved (said on the console). */
-#pragma weak pmm_reclaim_loader
-
 static struct page_table kas_pt;
 static struct kas_layout layout;
 static bool have_nx, have_pge;
+/* Every run of the direct map in address order (RAM read-write, firmware-reserved read-only); handed to
+ * physmem after the switch. layout.run_* keeps the read-write ones. */
+static struct physmem_run dm_runs[PHYSMEM_MAX_RUNS];
+static unsigned dm_nruns;
 
-#define LOW_MIB 0x100000ULL
+#define FOUR_GIB UINT64_C(0x100000000)
 
 /* Whether kas_init switched CR3 to the kernel's tables. */
 bool kas_active(void) { return layout.cr3 != 0; }
@@ -74,48 +74,78 @@ static uint64_t kas_table_count(void)
 	return pt_count_tables(&kas_pt);
 }
 
-/* dm_wanted: whether the direct map includes the descriptor: all RAM types, and
- * firmware-reserved memory below 4 GiB (BIOS areas, SeaBIOS' ACPI tables live
- * there); never MMIO, and not the "reserved" address holes firmware reports
- * above 4 GiB (QEMU's 0xfd00000000 HyperTransport window is 12 GiB of nothing). */
-static bool dm_wanted(const struct boot_mem_desc *d)
+/* dm_access: how the direct map covers a descriptor of this type, by memmap_classify: RAM (usable, loader,
+ * firmware) read-write; firmware-reserved ranges (type 0, OEM) read-only and only below 4 GiB (BIOS ROM and
+ * data areas, SeaBIOS' ACPI tables live there; above 4 GiB firmware reports address holes with it, e.g.
+ * QEMU's 12 GiB HyperTransport window at 0xfd00000000); MMIO and PAL never. */
+enum dm_access { DM_NONE, DM_RW, DM_RO };
+static enum dm_access dm_access(uint32_t type)
 {
-	if (memmap_classify(d->type) == MEMMAP_NOT_RAM)
-		return false;
-	return d->type != EFI_RESERVED_MEMORY_TYPE || d->phys_start < 0x100000000ULL;
+	enum memmap_kind k = memmap_classify(type);
+	if (memmap_kind_is_ram(k))
+		return DM_RW;
+	return k == MEMMAP_RESERVED ? DM_RO : DM_NONE;
 }
 
-/* add_run: append physical [s, e) to the run list, merging with the last run. */
-static void add_run(uint64_t s, uint64_t e)
+/* add_run: append physical [s, e) to dm_runs, merging with the last run when it touches it with the same
+ * access; a part that overlaps the last run (the first MiB) is covered by it already. */
+static void add_run(uint64_t s, uint64_t e, bool ro)
 {
-	if (layout.runs > 0 && s <= layout.run_end[layout.runs - 1]) {
-		if (e > layout.run_end[layout.runs - 1])
-			layout.run_end[layout.runs - 1] = e;
-		return;
+	if (dm_nruns > 0) {
+		struct physmem_run *last = &dm_runs[dm_nruns - 1];
+		if (s < last->start)
+			panic("kas_init: direct-map run [0x%lx, 0x%lx) below the previous one at 0x%lx (map not sorted)",
+			      s, e, last->start);
+		if (s <= last->end && last->read_only == ro) {
+			if (e > last->end)
+				last->end = e;
+			return;
+		}
+		if (s < last->end)
+			s = last->end;
 	}
-	if (layout.runs == 64)
-		panic("kas_init: more than 64 direct-map runs (next [0x%lx, 0x%lx))", s, e);
-	layout.run_start[layout.runs] = s;
-	layout.run_end[layout.runs] = e;
-	layout.runs++;
+	if (s >= e)
+		return;
+	if (dm_nruns == PHYSMEM_MAX_RUNS)
+		panic("kas_init: more than %u direct-map runs (next [0x%lx, 0x%lx))", PHYSMEM_MAX_RUNS, s, e);
+	dm_runs[dm_nruns++] = (struct physmem_run){ .start = s, .end = e, .read_only = ro };
 }
 
-/* collect_runs: the physical ranges of the direct map, from the memory map
- * (sorted and non-overlapping: boot_info_validate checked it) plus the first MiB. */
+/* collect_runs: the physical ranges of the direct map, from the memory map (sorted and non-overlapping:
+ * boot_info_validate checked it) plus the first MiB (read-write: BIOS data, trampolines); the read-write
+ * runs are copied to layout.run_* for tests and graders. */
 static void collect_runs(const struct boot_info *bi)
 {
-	add_run(0, LOW_MIB);
+	add_run(0, MEMMAP_LOW_END, false);
 	const uint8_t *p = phys_to_virt(paddr(bi->mmap_phys));
 	for (uint64_t i = 0; i < bi->mmap_count; i++) {
 		const struct boot_mem_desc *d = (const struct boot_mem_desc *)(const void *)(p + i * bi->mmap_desc_size);
-		if (!dm_wanted(d))
-			continue;
 		uint64_t s = d->phys_start, e = d->phys_start + d->num_pages * PAGE_SIZE_4K;
-		if (layout.runs > 0 && s < layout.run_start[layout.runs - 1])
-			panic("kas_init: mmap[%lu] at 0x%lx is below the previous run (map not sorted)", i, s);
-		add_run(s, e);
+		switch (dm_access(d->type)) {
+		case DM_RW:
+			add_run(s, e, false);
+			break;
+		case DM_RO:
+			if (s < FOUR_GIB)
+				add_run(s, e < FOUR_GIB ? e : FOUR_GIB, true);
+			break;
+		case DM_NONE:
+			break;
+		}
 	}
-	layout.direct_map_limit = layout.run_end[layout.runs - 1];
+	for (unsigned i = 0; i < dm_nruns; i++) {
+		if (dm_runs[i].read_only) {
+			layout.ro_runs++;
+			continue;
+		}
+		if (layout.runs == 64)
+			panic("kas_init: more than 64 read-write direct-map runs (next [0x%lx, 0x%lx))", dm_runs[i].start,
+			      dm_runs[i].end);
+		layout.run_start[layout.runs] = dm_runs[i].start;
+		layout.run_end[layout.runs] = dm_runs[i].end;
+		layout.runs++;
+	}
+	layout.direct_map_limit = dm_runs[dm_nruns - 1].end;
 }
 
 /* map_or_panic: pt_map_range for the kernel's own tables; any error is fatal here. */
@@ -129,16 +159,21 @@ static void map_or_panic(const char *what, uint64_t va, uint64_t pa, uint64_t le
 		panic("kas_init: mapping %s va 0x%lx pa 0x%lx len 0x%lx: %s", what, va, pa, len, mm_strerror(err));
 }
 
-/* map_direct: the direct map of every run; the physical range of the kernel's
- * text and rodata is mapped read-only there too, so no alias of them is writable. */
+/* map_direct: the direct map of every run: RAM RW+NX, except the physical range of the kernel's text and
+ * rodata, mapped read-only there too so no alias of them is writable; firmware-reserved runs R+NX. */
 static void map_direct(void)
 {
 	const pgflags_t rw = PG_READ | PG_WRITE | PG_GLOBAL;
 	const pgflags_t ro = PG_READ | PG_GLOBAL;
 	uint64_t ro_s = layout.kernel_phys_base + (layout.text_start - KERNEL_VBASE);
 	uint64_t ro_e = layout.kernel_phys_base + (layout.rodata_end - KERNEL_VBASE);
-	for (uint32_t i = 0; i < layout.runs; i++) {
-		uint64_t s = layout.run_start[i], e = layout.run_end[i];
+	for (unsigned i = 0; i < dm_nruns; i++) {
+		uint64_t s = dm_runs[i].start, e = dm_runs[i].end;
+		if (dm_runs[i].read_only) {
+			map_or_panic("direct map (firmware, read-only)", DIRECT_MAP_BASE + s, s, e - s, ro, PAGE_1G,
+				     layout.dm_pages);
+			continue;
+		}
 		/* three pieces: below, inside, above the read-only kernel range */
 		uint64_t a, b = e < ro_s ? e : ro_s;
 		if (s < ro_s)
@@ -187,11 +222,6 @@ void kas_init(const struct boot_info *bi)
 	uint64_t tsc0 = rdtsc();
 	if (kas_active())
 		panic("kas_init: called again (CR3 already 0x%lx)", layout.cr3);
-	if (pmm_node_count() == 0) {
-		/* Without frames there are no tables to build (pmm_init not there yet). */
-		printk("kas_init: no physical memory manager: staying on the loader's page tables\n");
-		return;
-	}
 	paging_init_cpu();
 
 	/* 1. everything needed from boot_info, while the loader's tables still map it */
@@ -251,12 +281,9 @@ void kas_init(const struct boot_info *bi)
 	}
 	layout.tsc_switch = rdtsc();
 
-	/* 5. the window grows to all RAM; loader memory (boot_info included) is freed */
-	physmem_set_direct_map_limit(layout.direct_map_limit);
-	if (pmm_reclaim_loader)
-		pmm_reclaim_loader();
-	else
-		printk("kas_init: pmm_reclaim_loader not linked in: loader memory stays reserved\n");
+	/* 5. the window becomes the new direct map's runs; loader memory (boot_info included) is freed */
+	physmem_set_direct_map(dm_runs, dm_nruns);
+	pmm_reclaim_loader();
 	pmm_register_owner("kas", kas_table_count);
 	trap_pf_report_hook = kas_pf_report;
 
@@ -266,9 +293,9 @@ void kas_init(const struct boot_info *bi)
 	if (timing)
 		snprintk(tsc_field, sizeof tsc_field, " tsc_build=%lu tsc_entry=%lu", layout.tsc_switch - tsc0,
 			 layout.tsc_switch - kernel_entry_tsc);
-	proto_line("kas", "cr3=0x%lx direct_map_limit=0x%lx runs=%u pages_4k=%lu pages_2m=%lu pages_1g=%lu "
-		   "tables=%lu have_1g=%u guard=0x%lx%s",
-		   layout.cr3, layout.direct_map_limit, layout.runs, layout.dm_pages[PAGE_4K],
+	proto_line("kas", "cr3=0x%lx direct_map_limit=0x%lx runs=%u ro_runs=%u pages_4k=%lu pages_2m=%lu "
+		   "pages_1g=%lu tables=%lu have_1g=%u guard=0x%lx%s",
+		   layout.cr3, layout.direct_map_limit, layout.runs, layout.ro_runs, layout.dm_pages[PAGE_4K],
 		   layout.dm_pages[PAGE_2M], layout.dm_pages[PAGE_1G], layout.tables_at_switch,
 		   (unsigned)paging_have_1g, layout.stack_guard, tsc_field);
 }

@@ -3,10 +3,12 @@
  *
  *   0x0000000000000000 - 0x00007fffffffffff   user space (empty in the kernel's tables)
  *   0xffff800000000000 (DIRECT_MAP_BASE)       direct map of all RAM the memory map
- *                                               describes (every type but MMIO/PAL; reserved
- *                                               ranges only below 4 GiB) and the first MiB:
- *                                               RW+NX, global, largest pages that fit; the
- *                                               kernel's text+rodata alias is R+NX
+ *                                               describes (memmap_classify: usable, loader,
+ *                                               firmware) and the first MiB: RW+NX; firmware-
+ *                                               reserved ranges (type 0, OEM) below 4 GiB: R+NX;
+ *                                               never MMIO/PAL; global, largest pages that fit;
+ *                                               the kernel's text+rodata alias is R+NX. The
+ *                                               physmem window is exactly these runs.
  *   0xffffc00000000000 (KAS_SCRATCH_BASE)      512 GiB scratch region for tests (empty)
  *   0xffffffff80000000 (KERNEL_VBASE)          the kernel image, 4 KiB pages, global:
  *                                               text R+X, rodata R+NX, data/bss RW+NX; the
@@ -34,15 +36,16 @@ struct boot_info;
 /* What kas_init built (for tests, graders and reports). */
 struct kas_layout {
 	uint64_t cr3;                 /* physical address of the kernel's PML4 */
-	uint64_t direct_map_limit;    /* the direct map covers RAM below this */
+	uint64_t direct_map_limit;    /* end of the highest direct-map run (holes below it are unmapped) */
 	uint64_t dm_pages[3];         /* direct-map leaves by size (4K, 2M, 1G) */
 	uint64_t kernel_phys_base;
 	uint64_t text_start, text_end, rodata_start, rodata_end, data_start, data_end;  /* virtual */
 	uint64_t stack_guard;         /* virtual address of the unmapped guard page */
 	uint64_t tables_at_switch;    /* table frames when CR3 was loaded */
 	uint64_t tsc_switch;          /* TSC right after the CR3 load */
-	uint32_t runs;                /* direct-map runs (merged descriptors) */
-	uint64_t run_start[64], run_end[64];   /* the first 64 runs, physical [start, end) */
+	uint32_t runs;                /* read-write (RAM) direct-map runs (merged descriptors) */
+	uint32_t ro_runs;             /* read-only (firmware-reserved) direct-map runs */
+	uint64_t run_start[64], run_end[64];   /* the read-write runs, physical [start, end) */
 };
 
 /* kas_init: build the kernel address space from bi (read only before the switch),

@@ -11,6 +11,7 @@
  */
 #include "mm/memmap.h"
 #include "boot_info.h"
+#include "printk.h"
 
 #define MAX_PFN (1ULL << (52 - PAGE_SHIFT))   /* physical addresses are < 2^52 */
 
@@ -18,52 +19,16 @@
 const char *memmap_kind_name(enum memmap_kind k)
 {
 	static const char *const names[MEMMAP_KIND_COUNT] = {
-		"none", "usable", "loader", "firmware", "not_ram", "boot_tables", "initrd", "rsdp", "low", "kernel",
+		"none", "usable", "loader", "firmware", "reserved", "not_ram", "boot_tables", "initrd", "rsdp", "low",
+		"kernel",
 	};
 	return (unsigned)k < MEMMAP_KIND_COUNT ? names[k] : "invalid";
 }
 
-/* Class of a UEFI memory type. */
-enum memmap_kind memmap_classify(uint32_t efi_type)
-{
-	switch (efi_type) {
-	case EFI_CONVENTIONAL_MEMORY:
-	case EFI_BOOT_SERVICES_CODE:
-	case EFI_BOOT_SERVICES_DATA:
-		return MEMMAP_USABLE;
-	case EFI_LOADER_CODE:
-	case EFI_LOADER_DATA:
-		return MEMMAP_LOADER;
-	case EFI_MEMORY_MAPPED_IO:
-	case EFI_MEMORY_MAPPED_IO_PORT:
-	case EFI_PAL_CODE:
-		return MEMMAP_NOT_RAM;
-	default:   /* reserved, runtime services, ACPI, NVS, unusable, persistent, unknown */
-		return MEMMAP_FIRMWARE;
-	}
-}
-
-/* Writes "msg 0x<value>" into out->err (no printf: this file stays pure) and rejects the map. */
+/* Writes "msg 0x<value>" into out->err and rejects the map (snprintk only formats: this file stays pure). */
 static mm_err_t reject(struct memmap *out, const char *msg, uint64_t value)
 {
-	char hex[16];
-	int h = 0;
-	do {
-		unsigned d = (unsigned)(value & 0xf);
-		hex[h++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
-		value >>= 4;
-	} while (value);
-	size_t n = 0;
-	while (msg[n] && n < sizeof(out->err) - 20) {
-		out->err[n] = msg[n];
-		n++;
-	}
-	out->err[n++] = ' ';
-	out->err[n++] = '0';
-	out->err[n++] = 'x';
-	while (h > 0)
-		out->err[n++] = hex[--h];
-	out->err[n] = '\0';
+	snprintk(out->err, sizeof out->err, "%s 0x%lx", msg, value);
 	out->count = 0;
 	return MM_ERR_INVALID_ADDRESS;
 }
@@ -90,6 +55,16 @@ static bool emit(struct memmap *out, uint64_t lo, uint64_t hi, enum memmap_kind 
 		return false;
 	out->ranges[out->count++] = (struct memmap_range){ .base_pfn = lo, .npages = hi - lo, .kind = k };
 	return true;
+}
+
+/* carve_applies: whether a carve-out of kind carve overrides descriptor class cls: only RAM, and a
+ * reclaimable carve-out (boot tables, freed with loader data) only usable or loader RAM, so firmware RAM
+ * under it is never handed out after pmm_reclaim_loader. */
+static bool carve_applies(enum memmap_kind carve, enum memmap_kind cls)
+{
+	if (carve == MEMMAP_BOOT_TABLES)
+		return cls == MEMMAP_USABLE || cls == MEMMAP_LOADER;
+	return cls == MEMMAP_USABLE || cls == MEMMAP_LOADER || cls == MEMMAP_FIRMWARE;
 }
 
 /* Builds the classified range list (see memmap.h). */
@@ -168,12 +143,12 @@ mm_err_t memmap_build(const void *descs, uint64_t count, uint64_t desc_size,
 				next = lo;
 			if (hi > cur && hi < next)
 				next = hi;
-			if (lo <= cur && cur < hi && carves[c].kind > carve)
+			if (lo <= cur && cur < hi && carves[c].kind > carve && carve_applies(carves[c].kind, cls))
 				carve = carves[c].kind;
 		}
 		if (next == UINT64_MAX)
 			break;   /* nothing starts or ends after cur: the rest is a hole */
-		if (carve != MEMMAP_NONE && (cls == MEMMAP_USABLE || cls == MEMMAP_LOADER || cls == MEMMAP_FIRMWARE))
+		if (carve != MEMMAP_NONE)
 			cls = carve;
 		if (!emit(out, cur, next, cls))
 			return reject(out, "memmap_build: more output ranges than capacity", (uint64_t)out->cap);
@@ -189,5 +164,18 @@ uint64_t memmap_pages_of(const struct memmap *m, enum memmap_kind k)
 	for (size_t i = 0; i < m->count; i++)
 		if (m->ranges[i].kind == k)
 			n += m->ranges[i].npages;
+	return n;
+}
+
+/* Frames of RAM at or above from_pfn in a built map. */
+uint64_t memmap_ram_pages(const struct memmap *m, uint64_t from_pfn)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < m->count; i++) {
+		const struct memmap_range *r = &m->ranges[i];
+		uint64_t lo = r->base_pfn > from_pfn ? r->base_pfn : from_pfn, hi = r->base_pfn + r->npages;
+		if (memmap_kind_is_ram(r->kind) && lo < hi)
+			n += hi - lo;
+	}
 	return n;
 }

@@ -18,6 +18,8 @@
 #include "mm/physmem.h"
 #include "mm/frame.h"
 #include "mm/types.h"
+#include "panic.h"
+#include "printk.h"
 
 #ifdef __FERROUS_KERNEL__
 #include "x86.h"
@@ -157,8 +159,10 @@ static mm_err_t map_check_args(vaddr_t va, paddr_t pa, enum page_size size, pgfl
 	return MM_OK;
 }
 
-/* Maps one page of `size` at va to pa; on any error the tables are as they were. */
-mm_err_t pt_map(struct page_table *pt, vaddr_t va, paddr_t pa, enum page_size size, pgflags_t flags)
+/* map_one: pt_map's body. link_user says whether the intermediate entries on the
+ * way get US when flags has PG_USER (pt_map_range defers that to its commit). */
+static mm_err_t map_one(struct page_table *pt, vaddr_t va, paddr_t pa, enum page_size size, pgflags_t flags,
+			bool link_user)
 {
 	uint64_t hw;
 	mm_err_t err = map_check_args(va, pa, size, flags, &hw);
@@ -183,7 +187,7 @@ mm_err_t pt_map(struct page_table *pt, vaddr_t va, paddr_t pa, enum page_size si
 	}
 
 	/* commit: link the fresh tables, mark the path user if needed, write the leaf. */
-	const uint64_t link = PTE_TABLE_BITS | ((flags & PG_USER) ? PTE_US : 0);
+	const uint64_t link = PTE_TABLE_BITS | ((link_user && (flags & PG_USER)) ? PTE_US : 0);
 	for (unsigned level = PT_ROOT_LEVEL; level > leaf; level--) {
 		pte_t *pe = &path.table[level][PT_INDEX(va.va, level)];
 		if (level <= path.level) {   /* at or below where the walk stopped: new table */
@@ -196,6 +200,22 @@ mm_err_t pt_map(struct page_table *pt, vaddr_t va, paddr_t pa, enum page_size si
 	}
 	path.table[leaf][PT_INDEX(va.va, leaf)].raw = pa.pa | hw;
 	return MM_OK;
+}
+
+/* Maps one page of `size` at va to pa; on any error the tables are as they were. */
+mm_err_t pt_map(struct page_table *pt, vaddr_t va, paddr_t pa, enum page_size size, pgflags_t flags)
+{
+	return map_one(pt, va, pa, size, flags, true);
+}
+
+/* mark_path_user: set US in every intermediate entry above the leaf at `level`
+ * that maps va (the leaf exists: pt_map_range's commit). Cannot fail. */
+static void mark_path_user(struct page_table *pt, uint64_t va, unsigned level)
+{
+	struct walk_path path;
+	pt_find(pt, va, level, &path);
+	for (unsigned l = PT_ROOT_LEVEL; l > level; l--)
+		path.table[l][PT_INDEX(va, l)].raw |= PTE_US;
 }
 
 /* find_base_leaf: the leaf entry whose page starts exactly at va (decode for
@@ -329,7 +349,12 @@ static enum page_size range_piece(uint64_t va, uint64_t pa, uint64_t len, enum p
 	return PAGE_4K;
 }
 
-/* Maps a range with the largest pages that fit; all or nothing (rolls back on error). */
+/* Maps a range with the largest pages that fit; all or nothing: a failure leaves the tables
+ * byte-for-byte as they were.
+ * Phase 1 maps every piece with map_one() without touching the US bit of any intermediate
+ * entry (new tables are linked P|RW); a failure unmaps the pieces mapped so far, which frees
+ * exactly the tables phase 1 created and leaves the entries that existed before unchanged.
+ * Phase 2 (PG_USER only, cannot fail) sets US along every piece's path. */
 mm_err_t pt_map_range(struct page_table *pt, vaddr_t va, paddr_t pa, uint64_t len, pgflags_t flags,
 		      enum page_size max_size, uint64_t counts[3])
 {
@@ -339,22 +364,25 @@ mm_err_t pt_map_range(struct page_table *pt, vaddr_t va, paddr_t pa, uint64_t le
 	mm_err_t err = MM_OK;
 	while (done < len) {
 		enum page_size s = range_piece(va.va + done, pa.pa + done, len - done, max_size);
-		err = pt_map(pt, vaddr_unchecked(va.va + done), paddr(pa.pa + done), s, flags);
+		err = map_one(pt, vaddr_unchecked(va.va + done), paddr(pa.pa + done), s, flags, false);
 		if (err != MM_OK)
 			break;
-		if (counts)
-			counts[s]++;
 		done += page_size_bytes(s);
 	}
-	if (err == MM_OK)
-		return MM_OK;
-	/* roll back: the same pieces again, unmapped */
+	/* the same pieces again: on success count them (and mark their paths user), on failure unmap them */
 	for (uint64_t off = 0; off < done;) {
 		enum page_size s = range_piece(va.va + off, pa.pa + off, len - off, max_size);
-		mm_err_t uerr = pt_unmap(pt, vaddr_unchecked(va.va + off), NULL);
-		(void)uerr;   /* cannot fail: we mapped exactly this piece */
-		if (counts)
-			counts[s]--;
+		if (err == MM_OK) {
+			if (flags & PG_USER)
+				mark_path_user(pt, va.va + off, (unsigned)s);
+			if (counts)
+				counts[s]++;
+		} else {
+			mm_err_t uerr = pt_unmap(pt, vaddr_unchecked(va.va + off), NULL);
+			if (uerr != MM_OK)
+				panic("pt_map_range: rollback of the piece it mapped at va 0x%lx failed: %s",
+				      va.va + off, mm_strerror(uerr));
+		}
 		off += page_size_bytes(s);
 	}
 	return err;
@@ -400,21 +428,10 @@ size_t pt_count_tables(const struct page_table *pt)
 	return count_level(table_of(pt->root), PT_ROOT_LEVEL);
 }
 
-/* fmt_why: a tiny formatter for pt_check messages (no printk dependency on host). */
+/* fmt_why: the pt_check message "pt_check: <what> at level L index 0xIII entry 0x<16 hex>" into why. */
 static void fmt_why(char *why, size_t n, const char *what, unsigned level, unsigned idx, uint64_t raw)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i = 0;
-	for (const char *s = "pt_check: "; *s && i + 1 < n; s++) why[i++] = *s;
-	for (const char *s = what; *s && i + 1 < n; s++) why[i++] = *s;
-	const char *mid = " at level ";
-	for (const char *s = mid; *s && i + 1 < n; s++) why[i++] = *s;
-	if (i + 1 < n) why[i++] = (char)('0' + level);
-	for (const char *s = " index 0x"; *s && i + 1 < n; s++) why[i++] = *s;
-	for (int sh = 8; sh >= 0; sh -= 4) if (i + 1 < n) why[i++] = hex[(idx >> sh) & 0xf];
-	for (const char *s = " entry 0x"; *s && i + 1 < n; s++) why[i++] = *s;
-	for (int sh = 60; sh >= 0; sh -= 4) if (i + 1 < n) why[i++] = hex[(raw >> sh) & 0xf];
-	if (n) why[i < n ? i : n - 1] = 0;
+	snprintk(why, n, "pt_check: %s at level %u index 0x%03x entry 0x%016lx", what, level, idx, raw);
 }
 
 /* check_level: the invariant of paging.h for the level-`level` table t. */

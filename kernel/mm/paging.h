@@ -81,7 +81,8 @@ mm_err_t pt_split(struct page_table *pt, vaddr_t va);
 /* pt_map_range: map [va, va+len) to [pa, pa+len) with flags, each piece with the
  * largest page size <= max_size that alignment and length allow (all of va, pa,
  * len 4 KiB aligned). counts[s] (may be NULL) is increased by the pages of size s
- * it mapped. On an error nothing stays mapped (what was mapped is unmapped). */
+ * it mapped (only on success). On an error the tables are byte-for-byte as they
+ * were (US bits of existing intermediate entries included). */
 mm_err_t pt_map_range(struct page_table *pt, vaddr_t va, paddr_t pa, uint64_t len, pgflags_t flags,
 		      enum page_size max_size, uint64_t counts[3]);
 

@@ -5,13 +5,16 @@
  * phys_to_virt(), which maps a physical address into a window:
  *
  *   kernel:     the direct map. At boot the window is [0, boot_info.direct_map_limit)
- *               at DIRECT_MAP_BASE (the loader's tables map only that much);
- *               after the kernel address space is built (kas_init) it is all RAM.
- *   host tests: a malloc'd array standing for physical [phys_base, phys_base + size).
+ *               at DIRECT_MAP_BASE (the loader's tables map only that much); after the
+ *               kernel address space is built (kas_init) it is exactly the runs the new
+ *               direct map covers (RAM read-write, firmware-reserved ranges read-only):
+ *               holes between them are outside the window.
+ *   host tests: a malloc'd array standing for physical [phys_base, phys_base + size),
+ *               optionally with holes (physmem_set_runs).
  *
- * Both are the same code: a window is (virtual base, physical base, size).
- * The macros pass the caller's file and line, and an address outside the
- * window panics with them ("phys_to_virt: pa 0x... outside window [..)").
+ * Both are the same code: a window is (virtual base, physical base, sorted list of
+ * physical runs). The macros pass the caller's file and line, and an address outside
+ * every run panics with them ("phys_to_virt: pa 0x... outside the window ...").
  */
 #ifndef FERROUS_MM_PHYSMEM_H
 #define FERROUS_MM_PHYSMEM_H
@@ -20,22 +23,36 @@
 
 struct boot_info;
 
-/* Sets the window: physical [phys_base, phys_base + size) is reachable at base_ptr. */
+/* Most runs a window can have (kas_init's direct map: RAM runs and read-only firmware runs). */
+#define PHYSMEM_MAX_RUNS 128
+
+/* One physically contiguous piece of the window: physical [start, end), mapped readable. */
+struct physmem_run {
+	uint64_t start, end;
+	bool read_only;   /* firmware-reserved range: writes through the window fault */
+};
+
+/* Sets the window: physical [phys_base, phys_base + size) is reachable at base_ptr (one run). */
 void physmem_set_window(void *base_ptr, uint64_t phys_base, uint64_t size);
+
+/* Sets the window to n runs (sorted by start, disjoint, non-empty, n <= PHYSMEM_MAX_RUNS): physical pa in
+ * a run is reachable at base_ptr + (pa - phys_base); panics on a malformed list. */
+void physmem_set_runs(void *base_ptr, uint64_t phys_base, const struct physmem_run *runs, unsigned n);
 
 /* Kernel only: window = direct map of [0, bi->direct_map_limit), kernel image = bi's base and size. */
 void physmem_init(const struct boot_info *bi);
 
-/* Kernel only: after the switch, the direct map covers [0, limit); the window grows to it. */
-void physmem_set_direct_map_limit(uint64_t limit);
+/* Kernel only: after the switch the direct map covers exactly these runs at DIRECT_MAP_BASE (kas_init). */
+void physmem_set_direct_map(const struct physmem_run *runs, unsigned n);
 
 /* Sets the kernel image range: virtual [virt_base, virt_base + size) lies at phys_base. */
 void physmem_set_kimg(uint64_t virt_base, uint64_t phys_base, uint64_t size);
 
-/* Physical end of the window (exclusive): phys_to_virt accepts [phys_base, limit). */
+/* Physical end (exclusive) of the highest run: nothing at or above it is in the window. */
 uint64_t physmem_window_limit(void);
 
-/* Whether [p, p + len) lies inside the window (len may be 0). */
+/* Whether all of [p, p + len) lies inside the window's runs (len may be 0: p inside a run or at the end of
+ * one). */
 bool physmem_in_window(paddr_t p, uint64_t len);
 
 /* Implementations behind the macros: panic naming file:line when out of range. */

@@ -23,6 +23,10 @@ static struct pmm_node kernel_node;
 static struct memmap_range map_ranges[2 * MEMMAP_MAX_DESCS + 16];
 static struct memmap boot_map = { .ranges = map_ranges, .cap = sizeof map_ranges / sizeof map_ranges[0] };
 static uint64_t span_frames;
+/* Firmware RAM the map describes above the span (ACPI/NVS/runtime ranges above the last usable RAM): never
+ * tracked, always reserved. Counted in the `pmm` and `frames` lines' total and reserved, so that
+ * frames.total * 4 == memmap.total_kib (both are all RAM of the map, by memmap_classify). */
+static uint64_t untracked_frames;
 
 /* The allocator the `pmm=` key asks for; reports a bad value and falls back to buddy. */
 static enum pmm_kind chosen_kind(void)
@@ -49,7 +53,7 @@ void pmm_init(const struct boot_info *bi)
 		{ bi->boot_tables_phys, bi->boot_tables_size, MEMMAP_BOOT_TABLES },
 		{ bi->initrd_phys, bi->initrd_size, MEMMAP_INITRD },
 		{ bi->rsdp_phys, bi->rsdp_phys ? 36 : 0, MEMMAP_RSDP },   /* ACPI 2.0 RSDP size */
-		{ 0, 0x100000, MEMMAP_LOW },
+		{ 0, MEMMAP_LOW_END, MEMMAP_LOW },
 	};
 	const void *descs = bi->mmap_count ? (const void *)boot_mmap_entry(0) : NULL;
 	size_t ncarves = sizeof carves / sizeof carves[0];
@@ -65,13 +69,14 @@ void pmm_init(const struct boot_info *bi)
 		      "for the frame metadata", lay.span, lay.meta_pages, physmem_window_limit());
 	kernel_node.debug_fill = true;
 	span_frames = lay.span;
+	untracked_frames = memmap_ram_pages(&boot_map, lay.span);
 	pmm_set_global(&kernel_node, 1);
 
 	struct pmm_stats st;
 	pmm_node_stats(&kernel_node, &st);
 	proto_line("pmm", "allocator=%s total=%lu free=%lu loader=%lu meta_pfn=0x%lx meta_pages=%lu span=%lu",
-		   pmm_kind_name(kind), st.total, st.free, st.count[FRAME_LOADER], lay.meta_pfn, lay.meta_pages,
-		   lay.span);
+		   pmm_kind_name(kind), st.total + untracked_frames, st.free, st.count[FRAME_LOADER], lay.meta_pfn,
+		   lay.meta_pages, lay.span);
 }
 
 /* Frees every LOADER frame; the direct map must reach all of them (after kas_init's switch). */
@@ -88,10 +93,11 @@ uint64_t pmm_phys_limit(void)
 	return span_frames << PAGE_SHIFT;
 }
 
-/* Prints the `@@ frames` accounting line for all nodes. */
+/* Prints the `@@ frames` accounting line for all nodes (plus the untracked firmware RAM, as reserved). */
 void pmm_report(void)
 {
-	struct pmm_stats t = { 0 };
+	struct pmm_stats t = { .total = untracked_frames };
+	t.count[FRAME_RESERVED] = untracked_frames;
 	for (unsigned i = 0; i < pmm_node_count(); i++) {
 		struct pmm_stats st;
 		pmm_stats(i, &st);

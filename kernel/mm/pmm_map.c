@@ -8,14 +8,15 @@
  *   loader code/data, the boot page tables             LOADER (freed by pmm_node_reclaim_loader)
  *   the kernel image, the node's own metadata          KERNEL
  *   firmware RAM, the first MiB, the initrd, the RSDP  RESERVED
- *   MMIO, holes, anything past the last usable frame   ABSENT (not counted in total)
+ *   reserved ranges, MMIO, holes, anything past the    ABSENT (not counted in total; firmware RAM past the
+ *   last usable frame                                   span: memmap_ram_pages(m, span), pmm_boot.c reports it)
  */
 #include "mm/pmm.h"
 #include "mm/memmap.h"
 #include "mm/physmem.h"
 #include "panic.h"
 
-#define LOW_PFNS 0x100   /* the first MiB */
+#define LOW_PFNS (MEMMAP_LOW_END >> PAGE_SHIFT)
 
 /* Frame state of a memmap kind at boot (USABLE is split at the window by the caller). */
 static enum frame_state boot_state_of(enum memmap_kind k)
@@ -42,7 +43,7 @@ mm_err_t pmm_node_from_map(struct pmm_node *n, enum pmm_kind kind, const struct 
 	uint64_t span = 0;
 	for (size_t i = 0; i < m->count; i++) {
 		const struct memmap_range *r = &m->ranges[i];
-		if (r->kind != MEMMAP_FIRMWARE && r->kind != MEMMAP_NOT_RAM && r->kind != MEMMAP_LOW)
+		if (memmap_kind_is_ram(r->kind) && r->kind != MEMMAP_FIRMWARE && r->kind != MEMMAP_LOW)
 			span = r->base_pfn + r->npages;
 	}
 	out->span = span;
