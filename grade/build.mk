@@ -41,8 +41,11 @@ grade: grade-python-check $$(GRADE_DEPS)
 
 test-host::
 
+# Every emulator-free harness test file; test-grade-bochs skips the same list (nothing to re-run there).
+GRADE_UNIT_TESTS = tests/test_protocol.py tests/test_scoring.py tests/test_runner_unit.py
+
 test-grade-unit: grade-python-check
-	$(GRADE_PYTEST) tests/test_protocol.py -q $(PYTEST_ARGS)
+	$(GRADE_PYTEST) $(GRADE_UNIT_TESTS) -q $(PYTEST_ARGS)
 
 # QEMU: every test. Bochs: the same files but the emulator-free unit tests; tests that need QEMU skip
 # themselves with the reason.
@@ -52,7 +55,7 @@ test-grade-qemu: grade-python-check $$(GRADE_DEPS)
 
 test-grade-bochs: grade-python-check $$(GRADE_DEPS)
 	$(GRADE_PYTEST) tests --emu bochs $(if $(strip $(SEED)),--seed $(strip $(SEED))) \
-		--ignore=tests/test_protocol.py --ignore=tests/test_scoring.py \
+		$(addprefix --ignore=,$(GRADE_UNIT_TESTS)) \
 		--junitxml=$(abspath $(BUILD))/junit-bochs.xml -o junit_suite_name=ferrous-bochs $(PYTEST_ARGS)
 
 # Both emulator passes run even if the first fails; junit.xml merges them; the status is the worst.

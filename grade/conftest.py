@@ -127,12 +127,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 class BootCache:
-    """Session cache of runs: the same (path, emu, cmdline, mem, smp, ...) boots once."""
+    """Session cache of runs: the same (path, emu, cmdline, mem, smp, ...) boots once, also when two
+    threads ask at the same time (the second waits on the key's lock for the first one's Run)."""
 
     def __init__(self, config):
         self.config = config
         self.cache = {}
-        self.lock = threading.Lock()
+        self.key_locks = {}             # key -> Lock held while that key boots
+        self.lock = threading.Lock()    # guards cache and key_locks
 
     def __call__(self, cmdline="", mem="256M", smp=1, boot=None, emu=None, timeout=None,
                  extra_args=(), on_checkpoint=None, cache=True, esp_kernel=True, seed=True):
@@ -142,16 +144,21 @@ class BootCache:
         boot = boot or (opt.boot if emu == "qemu" else "grub")
         if seed:
             cmdline = runner._with_key(cmdline, "seed", str(opt.seed))
+        kw = dict(boot=boot, emu=emu, cmdline=cmdline, mem=mem, smp=smp, timeout=timeout,
+                  extra_args=extra_args, on_checkpoint=on_checkpoint, esp_kernel=esp_kernel)
+        if not cache:
+            return runner.run(**kw)
         key = (boot, emu, cmdline, str(mem), int(smp), tuple(extra_args), on_checkpoint, esp_kernel)
         with self.lock:
-            if cache and key in self.cache:
-                return self.cache[key]
-        r = runner.run(boot=boot, emu=emu, cmdline=cmdline, mem=mem, smp=smp, timeout=timeout,
-                       extra_args=extra_args, on_checkpoint=on_checkpoint, esp_kernel=esp_kernel)
-        with self.lock:
-            if cache:
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:                  # one boot per key; other keys boot in parallel
+            with self.lock:
+                if key in self.cache:
+                    return self.cache[key]
+            r = runner.run(**kw)
+            with self.lock:
                 self.cache[key] = r
-        return r
+            return r
 
 
 @pytest.fixture(scope="session")

@@ -207,6 +207,7 @@ class Run:
         self.checkpoints = []
         self.protocol_errors = []
         self.emulator_log_tail = ""
+        self.gdb_port = None
         self.__dict__.update(kw)
 
     def first(self, name):
@@ -303,7 +304,9 @@ def run(boot="uefi", emu="qemu", cmdline="", mem="256M", smp=1, timeout=None, ex
 
     boot: "uefi" | "grub" | "raw" (raw: a floppy image `image=`, for harness self-tests).
     on_checkpoint(name, fields, machine) runs while the guest is stopped at each checkpoint.
-    gdb_port/paused: QEMU gdbstub on 127.0.0.1:gdb_port, CPU halted at reset (-S).
+    gdb_port/paused: QEMU gdbstub on 127.0.0.1:gdb_port, CPU halted at reset (-S). gdb_port=0: QEMU binds
+    a free port itself (no window in which another process can take it); the port is r.gdb_port and,
+    for on_started, read_gdb_port(run_dir).
     on_started(run_dir) is called once the emulator is up (e.g. to attach gdb)."""
     if emu not in ("qemu", "bochs"):
         raise ValueError(f"emu must be qemu or bochs, not {emu!r}")
@@ -352,18 +355,48 @@ def _glob_locks(d):
         return []
 
 
-def _classify(r, cap, timed_out, exit_code, log_text, emu, transcript=""):
-    """Set r.outcome from the `end` line, the exit code, and the emulator log."""
+def _end_outcome(status):
+    """The outcome an `end status=` word claims, or None for an unknown word."""
+    return {"ok": Outcome.OK, "fail": Outcome.FAIL, "panic": Outcome.PANIC}.get(status)
+
+
+def _classify(r, cap, timed_out, exit_code, log_text, emu, transcript="", end_confirmed=None):
+    """Set r.outcome from the `end` line checked against the emulator, else from the exit code and log.
+
+    The kernel's `end` line is a claim; the emulator confirms it. QEMU: the exit code must be the one
+    `end status=` implies (33/35/37), else the outcome comes from the emulator alone (killed ->
+    TIMEOUT, "Triple fault" in the log -> TRIPLE_FAULT, exit 37 -> PANIC, 35 -> FAIL, 39 -> LOADER_ERROR,
+    anything else -> EMULATOR_ERROR), so printing `@@ end status=ok` and then hanging or crashing is not
+    OK. Bochs has no exit code: end_confirmed says whether the run stopped at a magic break after the
+    `end` line; without that the outcome comes from the log (TRIPLE_FAULT) or is TIMEOUT."""
     end = next((e for e in reversed(cap.events) if e.name == "end"), None)
     if end is not None:
         status = end.get("status")
-        r.outcome = {"ok": Outcome.OK, "fail": Outcome.FAIL, "panic": Outcome.PANIC}.get(status)
-        if r.outcome is None:
+        claimed = _end_outcome(status)
+        if claimed is None:
             r.outcome = Outcome.EMULATOR_ERROR
             r.notes.append(f"`end` has an unknown status {status!r}")
-        expect = {Outcome.OK: EXIT_OK, Outcome.FAIL: EXIT_FAIL, Outcome.PANIC: EXIT_PANIC}.get(r.outcome)
-        if emu == "qemu" and not timed_out and exit_code != expect:
-            r.notes.append(f"`end status={status}` but QEMU exit code {exit_code} (expected {expect})")
+            return
+        if emu == "qemu":
+            expect = {Outcome.OK: EXIT_OK, Outcome.FAIL: EXIT_FAIL, Outcome.PANIC: EXIT_PANIC}[claimed]
+            if exit_code == expect and not timed_out:
+                r.outcome = claimed
+                return
+            r.outcome = _qemu_exit_outcome(timed_out, exit_code, log_text, claimed)
+            r.notes.append(f"`end status={status}` but QEMU exit code {exit_code} (expected {expect}): "
+                           f"outcome {r.outcome} from the emulator, not the kernel's line")
+            return
+        if end_confirmed is False:
+            if re.search(r"3rd \(\d+\) exception with no resolution|triple fault", log_text, re.I):
+                r.outcome = Outcome.TRIPLE_FAULT
+            elif timed_out or exit_code is None:
+                r.outcome = Outcome.TIMEOUT
+            else:
+                r.outcome = Outcome.EMULATOR_ERROR
+            r.notes.append(f"`end status={status}` was not followed by the exit magic break: "
+                           f"outcome {r.outcome} from the emulator, not the kernel's line")
+            return
+        r.outcome = claimed
         return
     if timed_out:
         r.outcome = Outcome.TIMEOUT
@@ -380,6 +413,24 @@ def _classify(r, cap, timed_out, exit_code, log_text, emu, transcript=""):
     else:
         r.outcome = Outcome.EMULATOR_ERROR
         r.notes.append(f"no `end` line; emulator exited by itself with code {exit_code}")
+
+
+def _qemu_exit_outcome(timed_out, exit_code, log_text, claimed):
+    """Outcome of a QEMU run whose exit code disagrees with its `end` line: the emulator's view only.
+    An exit code that says ok (33) never upgrades a worse claim (`end status=fail` + 33 stays FAIL)."""
+    if timed_out or exit_code is None:
+        return Outcome.TIMEOUT
+    if "Triple fault" in log_text:
+        return Outcome.TRIPLE_FAULT
+    if exit_code == EXIT_PANIC:
+        return Outcome.PANIC
+    if exit_code == EXIT_FAIL:
+        return Outcome.FAIL
+    if exit_code == EXIT_LOADER:
+        return Outcome.LOADER_ERROR
+    if exit_code == EXIT_OK and claimed in (Outcome.FAIL, Outcome.PANIC):
+        return claimed
+    return Outcome.EMULATOR_ERROR
 
 
 def _kill(proc, first=signal.SIGTERM):
@@ -420,8 +471,8 @@ def _grep_file(path, pattern, limit=64 << 20):
         return False
 
 
-def _finish(r, cap, t0, timed_out, exit_code, log_path, emu):
-    """Copy the capture into the Run and classify it."""
+def _finish(r, cap, t0, timed_out, exit_code, log_path, emu, end_confirmed=None):
+    """Copy the capture into the Run and classify it (end_confirmed: Bochs, see _classify)."""
     r.wall_time = time.monotonic() - t0
     cap.finish()
     # Emulator start to the kernel's (or the loader's) first protocol line: the firmware's share.
@@ -437,9 +488,24 @@ def _finish(r, cap, t0, timed_out, exit_code, log_path, emu):
         log_hit = "Triple fault" if _grep_file(log_path, rb"Triple fault") else ""
     else:
         log_hit = _read_tail(log_path, 20000)
-    _classify(r, cap, timed_out, exit_code, log_hit, emu, r.transcript)
+    _classify(r, cap, timed_out, exit_code, log_hit, emu, r.transcript, end_confirmed)
     if r.outcome not in (Outcome.OK, Outcome.FAIL, Outcome.PANIC, Outcome.TIMEOUT):
         r.emulator_log_tail = _read_tail(log_path, 1500)
+
+
+def _pump(sock, cap, on_event=None):
+    """Reader thread body: serial bytes from sock into cap until EOF or error; on_event(ev) for each
+    parsed protocol event, in order, on this thread (QEMU serves checkpoints from here)."""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            return
+        for ev in cap.feed_events(data):
+            if on_event is not None:
+                on_event(ev)
 
 
 # ---- QEMU ------------------------------------------------------------------------------------------
@@ -479,11 +545,38 @@ def _qemu_argv(d, boot, cmdline, mem, smp, esp_kernel, kernel, image, gdb_port, 
         if not image:
             raise HarnessError("boot='raw' needs image=")
         argv += ["-drive", f"if=floppy,format=raw,readonly=on,file={image}", "-boot", "a"]
-    if gdb_port:
-        argv += ["-gdb", f"tcp:127.0.0.1:{gdb_port}"]
+    if gdb_port is not None:
+        argv += ["-gdb", f"tcp:127.0.0.1:{int(gdb_port)}"]
     if paused:
         argv += ["-S"]
     return argv
+
+
+GDB_PORT_FILE = "gdb.port"
+
+
+def _qemu_gdb_port(qmp, r):
+    """The TCP port QEMU's gdbstub listens on (chardev "gdb", asked for with port 0), or None + a note."""
+    try:
+        if qmp is None:
+            raise MachineError("no QMP connection")
+        for ch in qmp.command("query-chardev"):
+            m = re.search(r"tcp:127\.0\.0\.1:(\d+)", ch.get("filename", ""))
+            if ch.get("label") == "gdb" and m:
+                return int(m.group(1))
+        raise MachineError("no `gdb` chardev in query-chardev")
+    except (MachineError, OSError) as e:
+        r.notes.append(f"gdbstub port unknown: {e}")
+        return None
+
+
+def read_gdb_port(run_dir):
+    """For on_started callbacks of a run with gdb_port=0: the port QEMU's gdbstub listens on (int)."""
+    with open(os.path.join(run_dir, GDB_PORT_FILE)) as f:
+        text = f.read().strip()
+    if not text:
+        raise HarnessError(f"QEMU's gdbstub port is unknown (see the run's notes): {run_dir}")
+    return int(text)
 
 
 def _connect_unix(path, proc, timeout=15.0):
@@ -534,6 +627,11 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
     machine = QemuMachine(qmp, d) if qmp else None
     if machine:
         machine.events = cap.events                  # live: the events parsed so far
+    r.gdb_port = gdb_port or None
+    if gdb_port == 0:
+        r.gdb_port = _qemu_gdb_port(qmp, r)
+        with open(os.path.join(d, GDB_PORT_FILE), "w") as f:
+            f.write(f"{r.gdb_port or ''}\n")
 
     def checkpoint(ev):
         """Serve one checkpoint; always answer with the byte (harmless if the kernel is not waiting)."""
@@ -556,23 +654,16 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
             except OSError:
                 pass
 
-    def reader():
-        while True:
-            try:
-                data = ser.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                return
-            for ev in cap.feed_events(data):
-                if ev.name == "checkpoint":
-                    checkpoint(ev)
+    def on_event(ev):
+        if ev.name == "checkpoint":
+            checkpoint(ev)
 
-    th = threading.Thread(target=reader, daemon=True)
+    th = threading.Thread(target=_pump, args=(ser, cap, on_event), daemon=True)
     th.start()
     if on_started is not None:
         on_started(d)
     end_seen_at = None
+    stopped_after_end = False
     while proc.poll() is None:
         left = wall - (time.monotonic() - t0)
         if left <= 0:
@@ -582,6 +673,7 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
             end_seen_at = time.monotonic()
         if end_seen_at is not None and time.monotonic() - end_seen_at > END_GRACE:
             r.notes.append(f"QEMU did not exit within {END_GRACE}s after `end` (no isa-debug-exit write?)")
+            stopped_after_end = True
             break
         try:
             proc.wait(timeout=min(left, 0.25))
@@ -593,7 +685,8 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
     if qmp:
         qmp.close()
     code = proc.returncode
-    if timed_out or (code is not None and code < 0):   # killed by us: no exit code of its own
+    # Killed by us (QEMU exits 0 on SIGTERM): no exit code of its own.
+    if timed_out or stopped_after_end or (code is not None and code < 0):
         code = None
     _finish(r, cap, t0, timed_out, code, os.path.join(d, "qemu.log"), "qemu")
     if r.outcome == Outcome.EMULATOR_ERROR:
@@ -692,19 +785,9 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
             pass
     lst.close()
 
-    def reader():
-        while True:
-            try:
-                data = conn.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                return
-            cap.feed_events(data)
-
     th = None
     if conn is not None:
-        th = threading.Thread(target=reader, daemon=True)
+        th = threading.Thread(target=_pump, args=(conn, cap), daemon=True)
         th.start()
     if on_started is not None:
         on_started(d)
@@ -713,6 +796,10 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
     quitting = False
     end_seen_at = None
     stop_now = False
+    # Whether `end` was followed by the exit magic break (kernel_exit: line, TEMT drain, xchg bx,bx):
+    # seen at a stop, or (late line) a stop without a complete line came after the last checkpoint.
+    end_confirmed = False
+    empty_stop = False
     while proc.poll() is None:
         if left() <= 0:
             timed_out = True
@@ -723,7 +810,9 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
                 end_seen_at = time.monotonic()
             if end_seen_at is not None and time.monotonic() - end_seen_at > 2.0:
                 r.notes.append("`end` arrived after the magic break had been continued "
-                               "(kernel must wait for UART TEMT before `xchg bx,bx`)")
+                               "(kernel must wait for UART TEMT before `xchg bx,bx`)"
+                               if empty_stop else "`end` printed but no magic break followed in 2 s")
+                end_confirmed = empty_stop
                 stop_now = True
                 break
             continue
@@ -744,6 +833,7 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
             new = cap.events[seen_events:]
             seen_events = len(cap.events)
         cps = [e for e in new if e.name == "checkpoint"]
+        empty_stop = not cps and not any(e.name == "end" for e in new)
         r.checkpoints.extend(cps)
         if cps and on_checkpoint is not None:
             try:
@@ -751,6 +841,7 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
             except Exception as e:
                 r.checkpoint_errors.append(f"{type(e).__name__}: {e}")
         if any(e.name == "end" for e in new):
+            end_confirmed = True
             dbg.send("quit")
             quitting = True
             try:
@@ -776,7 +867,7 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
     except OSError:
         pass
     _finish(r, cap, t0, timed_out, None if (timed_out or stop_now) else proc.returncode,
-            os.path.join(d, "bochs.log"), "bochs")
+            os.path.join(d, "bochs.log"), "bochs", end_confirmed)
     if r.outcome == Outcome.EMULATOR_ERROR:
         r.emulator_log_tail = _read_tail(os.path.join(d, "bochs.log"), 1500) + \
             _read_tail(os.path.join(d, "bochs.err"), 800)

@@ -105,10 +105,13 @@ class WalkError(Exception):
 class Walker:
     """Walks the 4-level tables rooted at cr3 through read_phys(addr, size) -> bytes."""
 
-    def __init__(self, read_phys, cr3, nxe=True, maxphyaddr=52):
+    def __init__(self, read_phys, cr3, nxe=True, maxphyaddr=52, pdpe1gb=True):
+        """pdpe1gb=False: the CPU has no 1 GiB pages, so PS in a PDPT entry is a reserved bit (the
+        grader passes what the emulator says, Machine.has_1g_pages(), not what the kernel claims)."""
         self.read_phys = read_phys
         self.root = cr3 & ADDR_MASK
         self.nxe = nxe
+        self.pdpe1gb = pdpe1gb
         self.maxphyaddr = maxphyaddr
         self._tables = {}
 
@@ -132,6 +135,8 @@ class Walker:
             raise WalkError(f"{LEVEL_NAMES[level]} entry 0x{raw:x}: NX set with EFER.NXE clear", steps)
         if level == 3 and raw & PS:
             raise WalkError(f"PML4 entry 0x{raw:x}: PS is reserved", steps)
+        if level == 2 and raw & PS and not self.pdpe1gb:
+            raise WalkError(f"PDPT entry 0x{raw:x}: PS (1 GiB page) is reserved on a CPU without pdpe1gb", steps)
         if level in (1, 2) and raw & PS:
             low = (raw & ADDR_MASK) & (PAGE_SIZES[level] - 1) & ~0x1000   # bit 12 is PAT
             if low:

@@ -3,6 +3,10 @@
 ; classification (OK, TIMEOUT, TRIPLE_FAULT, flood capping, checkpoints) is tested on its own.
 ;   MODE 0: ok run        1: hang        2: triple fault     3: flood     4: checkpoint (QEMU: waits
 ;   for a byte on COM1; Bochs: xchg bx,bx) with CR3=0x5000 and "RSD PTR " at 0x6000, then ok.
+;   MODE 5: prints `@@ end status=ok`, then hangs (no magic break, no exit)
+;   MODE 6: prints `@@ end status=ok`, then writes the panic code to isa-debug-exit (QEMU exit 37);
+;   Bochs ignores the port and stops at the usual magic break. (5 and 6: the harness must not take the
+;   line on trust under QEMU; grade/README.md "Outcome".)
 ; Like the kernel, it drains the UART before each magic break and ends with `@@ end`, a magic break
 ; (Bochs) and a write to isa-debug-exit (QEMU exit code 33).
 bits 16
@@ -74,6 +78,14 @@ start:
 	mov si, msg_end
 	call puts
 	call drain
+%if MODE == 5
+.lie:	hlt
+	jmp .lie
+%elif MODE == 6
+	mov dx, 0xf4
+	mov ax, 0x12
+	out dx, ax
+%endif
 	xchg bx, bx
 	mov dx, 0xf4
 	mov ax, 0x10

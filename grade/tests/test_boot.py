@@ -109,8 +109,8 @@ def test_checkpoint_cr3(boot, emu, path):
     assert rec, f"the core.checkpoint checkpoint was never served\n{r.describe()}"
     assert rec["name"] == "core.checkpoint" and rec["fields"].get("value") == 42
     cr3 = rec["regs"]["cr3"]
-    if "cr3" in rec["fields"]:
-        assert cr3 == rec["fields"]["cr3"], f"CR3 0x{cr3:x} != kernel's 0x{rec['fields']['cr3']:x}"
+    assert "cr3" in rec["fields"], f"core.checkpoint has no cr3= field: {rec['fields']}"
+    assert cr3 == rec["fields"]["cr3"], f"CR3 0x{cr3:x} != kernel's 0x{rec['fields']['cr3']:x}"
     assert rec["regs"]["cr0"] & (1 << 31), "paging is off at the checkpoint"
     present = [i for i, e in enumerate(rec["pml4"]) if e & 1]
     assert present, f"no present entry in the top-level table at 0x{cr3 & ~0xFFF:x}"

@@ -1,7 +1,6 @@
-"""GDB session test: QEMU halted with a gdbstub on a free port, `gdb -batch` stops at kmain with a
+"""GDB session test: QEMU halted with a gdbstub on a port it picks itself (gdb_port=0), `gdb -batch` stops at kmain with a
 hardware breakpoint, shows a backtrace and CR3, detaches, and the kernel still runs to `end`."""
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -10,20 +9,14 @@ from ferrous import runner
 from ferrous.scoring import points
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @points(3, "gdb: hbreak kmain, bt and info registers cr3 work", emu=("qemu",))
 def test_gdb_batch():
     if not shutil.which("gdb"):
         pytest.skip("gdb is not installed")
-    port = _free_port()
     out = {}
 
     def attach(run_dir):
+        port = runner.read_gdb_port(run_dir)
         cmds = ["set confirm off", "set pagination off", "set architecture i386:x86-64",
                 f"file {runner.KERNEL_ELF}", f"target remote 127.0.0.1:{port}",
                 "hbreak kmain", "continue", "bt", "info registers cr3", "delete", "detach"]
@@ -36,7 +29,7 @@ def test_gdb_batch():
             out["text"] = (e.stdout or b"").decode(errors="replace") + "\n[gdb timed out]"
             out["rc"] = None
 
-    r = runner.run(boot="grub", emu="qemu", cmdline="", gdb_port=port, paused=True,
+    r = runner.run(boot="grub", emu="qemu", cmdline="", gdb_port=0, paused=True,
                    on_started=attach, timeout=120)
     text = out.get("text", "")
     assert "Breakpoint 1" in text and "kmain" in text, f"gdb did not stop in kmain:\n{text[-2000:]}"

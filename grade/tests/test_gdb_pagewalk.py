@@ -7,28 +7,19 @@ second opinion. The physical addresses must agree; `ptdump` must list the kernel
 """
 import os
 import re
-import socket
 import subprocess
 
 from ferrous import runner
 from ferrous.scoring import points
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KERNEL = os.path.join(ROOT, "build", "kernel.elf")
+KERNEL = runner.KERNEL_ELF                     # build/kernel.elf, or under FERROUS_BUILD
 HELPERS = os.path.join(ROOT, "tools", "gdb", "ferrous.py")
 ADDRS = {
     "4k": "(unsigned long)&kmain + 0x10",
     "2m": "0xffff800001234568",
     "unmapped": "0xdead000",
 }
-
-
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _script(port):
@@ -60,10 +51,10 @@ def _sections(text):
 @points(3, "gdb: pagewalk agrees with QEMU's gva2gpa on 4 KiB, 2 MiB and unmapped addresses",
         lab="pagewalk", emu=("qemu",))
 def test_gdb_pagewalk(request):
-    port = _free_port()
     got = {}
 
     def on_started(run_dir):
+        port = runner.read_gdb_port(run_dir)          # QEMU bound it itself: no bind/close/rebind race
         script = os.path.join(run_dir, "pagewalk.gdb")
         with open(script, "w") as f:
             f.write(_script(port))
@@ -74,7 +65,7 @@ def test_gdb_pagewalk(request):
             got["out"], got["err"], got["rc"] = str(e.stdout), "gdb timed out", None
 
     r = runner.run(boot=request.config.option.boot, emu="qemu", cmdline=f"seed={request.config.option.seed}",
-                   gdb_port=port, paused=True, on_started=on_started, timeout=150)
+                   gdb_port=0, paused=True, on_started=on_started, timeout=150)
     out = got.get("out", "")
     ctx = f"\n--- gdb stdout ---\n{out[-3000:]}\n--- gdb stderr ---\n{got.get('err', '')[-2000:]}\n" + r.describe()
     sec = _sections(out)

@@ -14,7 +14,7 @@ from ferrous import runner
 pytestmark = pytest.mark.harness
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST = os.path.join(HERE, "..", "selftest", "guest.asm")
-MODES = {"ok": 0, "hang": 1, "triple": 2, "flood": 3, "checkpoint": 4}
+MODES = {"ok": 0, "hang": 1, "triple": 2, "flood": 3, "checkpoint": 4, "end_then_hang": 5, "end_then_panic": 6}
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,22 @@ def test_hang_is_timeout(images, emu):
     assert r.exit_code is None
     assert 3 <= r.wall_time < 3 + 4, r.wall_time
     assert r.first("boot") is not None
+
+
+def test_end_line_then_hang_is_not_ok(images, emu):
+    # `@@ end status=ok`, then neither the exit magic break nor an isa-debug-exit write: a hang.
+    r = runner.run(boot="raw", emu=emu, image=images["end_then_hang"], timeout=20)
+    assert r.first("end") is not None
+    assert r.outcome == "TIMEOUT", r.describe()
+    assert r.wall_time < runner.END_GRACE + 5, r.wall_time
+
+
+def test_end_line_then_panic_exit(images, emu):
+    # `@@ end status=ok`, then the panic exit code (37), then the usual magic break. QEMU: the exit code
+    # decides, PANIC. Bochs has no exit code: the magic break after `end` is all it can confirm, OK.
+    r = runner.run(boot="raw", emu=emu, image=images["end_then_panic"], timeout=20)
+    assert r.first("end") is not None
+    assert r.outcome == ("PANIC" if emu == "qemu" else "OK"), r.describe()
 
 
 def test_triple_fault(images, emu):

@@ -4,14 +4,19 @@ One boot with `test=kas.*`. At the `kas.layout` checkpoint the callback reads CR
 walks every mapping of the loaded tables with grade/ferrous/x86walk.py (guest memory via QMP pmemsave,
 or the Bochs debugger), then checks: no low-half (identity) mapping, nothing user-accessible, no page
 both writable and executable, kernel text R+X and not writable, rodata and data NX, the stack guard
-unmapped, the direct map covering all RAM the grader gave the machine with RW+NX, NXE and WP on.
-A second boot (`test=fault.pagefault`) checks the page-fault walk report.
+unmapped, the direct map covering all RAM the grader gave the machine with RW+NX (R+NX over the kernel
+image and over ranges the boot memory map, read from guest memory, marks firmware-reserved), NXE and WP on.
+A second boot (`test=fault.rodata_write`) checks the page-fault walk report.
+
+The section bounds and the guard page come from build/kernel.elf's symbol table, not from the
+checkpoint; the kernel's physical base (`kphys`) is used only after the guest memory there was found to
+hold the ELF's text segment.
 """
 import bisect
 
 import pytest
 
-from ferrous import x86walk
+from ferrous import bootmap, elf, runner, x86walk
 from ferrous.scoring import points
 
 CMDLINE = "test=kas.*"
@@ -29,6 +34,14 @@ def _pages(lo, hi):
     return range(lo & ~0xFFF, hi, 0x1000)
 
 
+def elf_layout():
+    """Section bounds and the stack guard page from build/kernel.elf (kernel/kernel.ld, kernel/entry.S)."""
+    sym = elf.symbols(runner.KERNEL_ELF)
+    return dict(text_start=sym["_text_start"], text_end=sym["_text_end"], rodata_start=sym["_rodata_start"],
+                rodata_end=sym["_rodata_end"], data_start=sym["_data_start"], data_end=sym["_bss_end"],
+                guard=sym["boot_stack_guard"])
+
+
 def on_checkpoint(name, fields, machine):
     """Runs while the guest is stopped at kas.layout: collect everything the tests below judge."""
     if name != "kas.layout":
@@ -37,12 +50,12 @@ def on_checkpoint(name, fields, machine):
     nxe = bool(regs["efer"] & EFER_NXE) if "efer" in regs else True
     w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=nxe)
     maps = w.mappings()
-    # the checkpoint's short keys (kernel/mm/kas_ktest.c) -> names used below
-    f = dict(cr3=fields["cr3"], text_start=fields["text"], text_end=fields["rodata"],
-             rodata_start=fields["rodata"], rodata_end=fields["data"], data_start=fields["data"],
-             data_end=fields["end"], guard=fields["guard"], kernel_phys=fields["kphys"], dm_limit=fields["dm"])
-    s = dict(regs=regs, fields=f, n=len(maps), low=[], user=[], wx=[], text=[], rodata=[], data=[],
-             guard=None, dm_missing=[], dm_bad=[], second=[])
+    f = dict(elf_layout(), cr3=fields["cr3"], kernel_phys=fields["kphys"], dm_limit=fields["dm"])
+    # The claimed physical base must hold the kernel's text (one read, compared with the ELF file).
+    text = elf.segment_bytes(runner.KERNEL_ELF, KERNEL_VBASE)
+    kphys_ok = machine.read_phys(f["kernel_phys"], len(text)) == text
+    s = dict(regs=regs, fields=f, claimed=dict(fields), kphys_ok=kphys_ok, n=len(maps), low=[], user=[],
+             wx=[], text=[], rodata=[], data=[], guard=None, dm_missing=[], dm_bad=[], second=[])
     for m in maps:
         if m.va < (1 << 47):
             s["low"].append(m)
@@ -81,18 +94,29 @@ def on_checkpoint(name, fields, machine):
 
     ro_lo = f["kernel_phys"] + (f["text_start"] - KERNEL_VBASE)
     ro_hi = f["kernel_phys"] + (f["rodata_end"] - KERNEL_VBASE)
+    # Firmware-reserved ranges above 1 MiB inside the machine's RAM (SeaBIOS' high area, OVMF's reserved
+    # pages) are mapped read-only: which pages those are comes from the boot memory map, read out of guest
+    # memory (kernel/mm/memmap.h: the "reserved" class).
+    def translate_pa(va):
+        t = w.translate(va)
+        return None if t is None else t.pa
+    descs = bootmap.read(runner.KERNEL_ELF, translate_pa, machine.read_phys)
+    fw = bootmap.reserved_ranges(descs)
+    s["ram_bytes"] = bootmap.ram_bytes(descs)
+    s["fw_ranges"] = fw
     for lo, hi in ((0, 0xA0000), (0x100000, MEM_BYTES)):
         for pa in range(lo, hi, 0x1000):
             m = find(pa)
             if m is None:
                 s["dm_missing"].append(pa)
                 continue
+            want_w = not (ro_lo <= pa < ro_hi) and not (pa >= 0x100000 and bootmap.in_ranges(fw, pa))
             if m.pa + (pa - (m.va - DIRECT_MAP_BASE)) != pa:
                 s["dm_bad"].append((pa, "maps to the wrong frame"))
             elif m.executable:
                 s["dm_bad"].append((pa, "executable"))
-            elif m.writable != (not ro_lo <= pa < ro_hi):
-                s["dm_bad"].append((pa, f"writable={m.writable}"))
+            elif m.writable != want_w:
+                s["dm_bad"].append((pa, f"writable={m.writable}, want {want_w}"))
     if machine.emu == "qemu":
         for va in (f["text_start"], f["data_start"], DIRECT_MAP_BASE + 0x1234000, 0x100000):
             s["second"].append((va, w.translate(va), machine.gva2gpa(va)))
@@ -150,6 +174,11 @@ def test_w_xor_x(seen):
 
 @points(3, "higherhalf: text R+X at its physical frames, rodata R+NX, data RW+NX", lab="higherhalf")
 def test_sections(seen):
+    f = seen["fields"]
+    assert f["text_start"] < f["text_end"] <= f["rodata_start"] < f["rodata_end"] <= f["data_start"] < f["data_end"], \
+        f"kernel.elf section symbols out of order: {f}"
+    assert seen["kphys_ok"], f"guest memory at the claimed kernel base kphys=0x{f['kernel_phys']:x} is not " \
+        "the text segment of build/kernel.elf"
     for key in ("text", "rodata", "data"):
         bad = seen[key]
         assert not bad, f"{key}: {len(bad)} bad pages, first: " + \
@@ -159,11 +188,13 @@ def test_sections(seen):
 
 @points(1, "higherhalf: the page under the boot stack is an unmapped guard page", lab="higherhalf")
 def test_stack_guard(seen):
+    f = seen["fields"]
+    assert f["data_start"] <= f["guard"] < f["data_end"], f"boot_stack_guard 0x{f['guard']:x} outside data/bss"
     t = seen["guard"]
     assert t is None, f"guard page 0x{seen['fields']['guard']:x} is mapped to 0x{t.pa:x}"
 
 
-@points(3, "higherhalf: the direct map covers all RAM of the machine, RW+NX (kernel ro alias R+NX)",
+@points(3, "higherhalf: the direct map covers all RAM of the machine, RW+NX (kernel ro alias and firmware-reserved R+NX)",
         lab="higherhalf")
 def test_direct_map(seen):
     miss = seen["dm_missing"]
@@ -171,6 +202,9 @@ def test_direct_map(seen):
     bad = seen["dm_bad"]
     assert not bad, f"{len(bad)} direct-map pages wrong: " + ", ".join(f"0x{pa:x} {why}" for pa, why in bad[:5])
     assert seen["fields"]["dm_limit"] >= MEM_BYTES - (1 << 20)
+    # The read-only exception must not swallow the machine: the firmware reserves a few hundred KiB.
+    assert seen["ram_bytes"] >= MEM_BYTES - (4 << 20), \
+        f"the boot memory map in guest memory calls only {seen['ram_bytes'] >> 10} KiB RAM of {MEM}"
 
 
 @points(1, "higherhalf: QEMU's gva2gpa agrees with the independent walker", lab="higherhalf", emu=("qemu",))

@@ -5,9 +5,14 @@ QEMU's default CPU and Bochs do not. Two GRUB boots with `test=paging.*` and 3 G
 one 1 GiB-aligned GiB is all RAM): one with `-cpu qemu64,+pdpe1gb`, one on the default CPU (the
 negative control). At the `paging.random` checkpoint the callback reads CR3 and walks every table of the
 kernel with grade/ferrous/x86walk.py, and reads the machine's RAM layout from QEMU itself (`info mtree
--f`, the flat view of the CPU's address space), so what "all RAM" means does not come from the kernel.
+-f`, the flat view of the CPU's address space) and the firmware-reserved ranges from the boot memory map
+in guest memory (grade/ferrous/bootmap.py), so what "all RAM" means does not come from the kernel's
+output. Seed, count, scratch base and whether the CPU has 1 GiB pages are the grader's own (the command
+line it booted, test_paging's pinned constants, QEMU's CPU model); the kernel's checkpoint fields must
+agree with them.
 
-Checked: the direct map has a 1 GiB leaf exactly over each GiB that is all RAM, and translates through
+Checked: the direct map has a 1 GiB leaf exactly over each GiB that is all RAM with no firmware-reserved
+range in it, and translates through
 it (independent walker, QEMU's gva2gpa as second opinion); the seeded random map of paging.random_map
 (recomputed by test_paging.py's generator) holds 1 GiB pages and each is right; paging.huge_split_1g
 passes; on the default CPU no 1 GiB leaf exists anywhere and that ktest skips.
@@ -21,19 +26,18 @@ import re
 
 import pytest
 
-from ferrous import x86walk
+from ferrous import bootmap, runner, x86walk
 from ferrous.scoring import points
-from test_paging import SIZES, expected_random_map, translation_problems
+from test_paging import RANDOM_COUNT, SCRATCH_BASE, SIZES, expected_random_map, translation_problems
 
 CMDLINE = "test=paging.*"
 MEM = "3G"
 CPU_1G = ("-cpu", "qemu64,+pdpe1gb")
 DIRECT_MAP_BASE = 0xFFFF800000000000
-SCRATCH_BASE = 0xFFFFC00000000000
 GIB = 1 << 30
-RANDOM_COUNT = 48           # PAGING_RANDOM_COUNT in kernel/mm/paging_ktest.c
 
 SEEN = {}                   # cpu name -> what the checkpoint callback found
+WANT_SEED = {}              # cpu name -> the seed the grader put on the command line
 
 # Every grader here is QEMU-only (also said by emu= on each, for the score table); this gives the reason.
 pytestmark = pytest.mark.skipif("config.getoption('emu') != 'qemu'",
@@ -84,14 +88,29 @@ def on_checkpoint(cpu, name, fields, machine):
     if name != "paging.random":
         return
     regs = machine.regs()
-    w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=bool(regs["efer"] & (1 << 11)))
+    have_1g = machine.has_1g_pages()            # the emulator's CPU model, not the kernel's CPUID claim
+    w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=bool(regs["efer"] & (1 << 11)), pdpe1gb=have_1g)
     leaves = w.mappings()
     ram = ram_ranges(machine.hmp("info mtree -f"))
-    gibs = full_ram_gibs(ram)
-    s = dict(regs=regs, fields=fields, ram=ram, gibs=gibs, n=len(leaves),
-             leaves_1g=[m for m in leaves if m.level == 2], dm_problems=[], second=[], rnd_problems=[],
-             rnd_probes=0, rnd_extra=[])
-    rnd = random.Random(fields["seed"])
+    # A GiB holding a firmware-reserved range (SeaBIOS keeps the top 128 KiB below the PCI hole) is mapped
+    # with smaller pages around that range, which the kernel maps read-only: the boot memory map, read
+    # from guest memory, says where those ranges are.
+    def translate_pa(va):
+        t = w.translate(va)
+        return None if t is None else t.pa
+    reserved = bootmap.reserved_ranges(bootmap.read(runner.KERNEL_ELF, translate_pa, machine.read_phys))
+    gibs = [g for g in full_ram_gibs(ram)
+            if not any(a < (g + 1) * GIB and g * GIB < b for a, b in reserved)]
+    seed = WANT_SEED[cpu]
+    s = dict(regs=regs, fields=fields, ram=ram, gibs=gibs, n=len(leaves), have_1g=have_1g, seed=seed,
+             reserved=reserved, leaves_1g=[m for m in leaves if m.level == 2], dm_problems=[], second=[],
+             rnd_problems=[], rnd_probes=0, rnd_extra=[])
+    # The kernel's checkpoint fields are claims: each must match what the grader knows.
+    for key, want in (("seed", seed), ("count", RANDOM_COUNT), ("base", SCRATCH_BASE),
+                      ("have_1g", int(have_1g))):
+        if fields.get(key) != want:
+            s["rnd_problems"].append(f"checkpoint field {key}={fields.get(key)!r}, the grader expects {want!r}")
+    rnd = random.Random(seed)
 
     # 1. the direct map over each all-RAM GiB: one 1 GiB leaf (2 MiB leaves without pdpe1gb), RW+NX,
     #    supervisor, identity offset
@@ -112,7 +131,7 @@ def on_checkpoint(cpu, name, fields, machine):
             s["second"].append((va + off, want, machine.gva2gpa(va + off)))
 
     # 2. the random map, recomputed from the seed, at every mapping (3 probes each)
-    exp = expected_random_map(fields["seed"], fields["count"], bool(fields["have_1g"]), fields["base"])
+    exp = expected_random_map(seed, RANDOM_COUNT, have_1g, SCRATCH_BASE)
     for va, pa, level, fl in exp:
         span = SIZES[level]
         offs = (0, span - 8, rnd.randrange(0, span, 8))
@@ -121,7 +140,7 @@ def on_checkpoint(cpu, name, fields, machine):
             s["rnd_probes"] += 1
             if level == 2:
                 s["second"].append((va + off, pa + off, machine.gva2gpa(va + off)))
-    got = {m.va for m in leaves if fields["base"] <= m.va < fields["base"] + 512 * GIB}
+    got = {m.va for m in leaves if SCRATCH_BASE <= m.va < SCRATCH_BASE + 512 * GIB}
     s["rnd_extra"] = sorted(got - {va for va, _, _, _ in exp})
     s["expected"] = exp
     SEEN[cpu] = s
@@ -133,7 +152,8 @@ on_checkpoint_default = functools.partial(on_checkpoint, "default")
 
 
 def _boot(boot, seed, extra_args, callback, cpu):
-    r = boot(cmdline=f"{CMDLINE} seed={seed_with_1g(seed)}", mem=MEM, boot="grub", extra_args=extra_args,
+    WANT_SEED[cpu] = seed_with_1g(seed)
+    r = boot(cmdline=f"{CMDLINE} seed={WANT_SEED[cpu]}", mem=MEM, boot="grub", extra_args=extra_args,
              on_checkpoint=callback)
     r.require_end()
     # require_end() accepts `end status=panic` too; a failed ktest (FAIL) is judged by the test that owns it
@@ -161,6 +181,7 @@ def _fmt(leaves, n=6):
            "(read from outside)", lab="higherhalf", emu=("qemu",))
 def test_direct_map_1g(run_1g):
     r, s = run_1g
+    assert s["have_1g"], f"QEMU's CPU has no pdpe1gb under {' '.join(CPU_1G)}"
     assert s["fields"]["have_1g"] == 1, f"kernel did not see pdpe1gb under {' '.join(CPU_1G)}: {s['fields']}"
     assert s["gibs"], f"QEMU reports no all-RAM GiB with -m {MEM}: RAM {[(hex(a), hex(b)) for a, b in s['ram']]}"
     assert not s["dm_problems"], "\n".join(s["dm_problems"][:12])
@@ -194,8 +215,10 @@ def test_random_map_1g(run_1g):
     assert n1g >= 1, f"seed {f['seed']} draws no 1 GiB page (seed_with_1g is broken)"
     assert f["have_1g"] == 1 and f["n1g"] == n1g, f"checkpoint says have_1g={f['have_1g']} n1g={f['n1g']}, " \
         f"the seed draws {n1g} 1 GiB pages"
+    assert f["seed"] == s["seed"] and f["count"] == RANDOM_COUNT, f"checkpoint seed/count {f['seed']}/{f['count']}, " \
+        f"the grader booted with {s['seed']}/{RANDOM_COUNT}"
     assert not s["rnd_problems"], "\n".join(s["rnd_problems"][:20])
-    assert s["rnd_probes"] == 3 * f["count"]
+    assert s["rnd_probes"] == 3 * RANDOM_COUNT
     assert not s["rnd_extra"], "unexpected mappings in the scratch region: " + \
         ", ".join(f"0x{v:x}" for v in s["rnd_extra"][:10])
     scratch_1g = [m for m in s["leaves_1g"] if m.va >= SCRATCH_BASE]
@@ -220,6 +243,7 @@ def test_split_1g_ktest(run_1g):
 def test_default_cpu_no_1g(run_default):
     r, s = run_default
     f = s["fields"]
+    assert not s["have_1g"], "QEMU's default CPU reports pdpe1gb: the control would be vacuous"
     assert f["have_1g"] == 0, f"kernel claims 1 GiB pages on the default CPU: {f}"
     assert s["gibs"], "no all-RAM GiB: the control would be vacuous"
     assert not s["leaves_1g"], f"{len(s['leaves_1g'])} 1 GiB leaves on a CPU without pdpe1gb: " \
@@ -227,8 +251,8 @@ def test_default_cpu_no_1g(run_default):
     assert not s["dm_problems"], "\n".join(s["dm_problems"][:12])
     assert not s["rnd_problems"], "\n".join(s["rnd_problems"][:20])
     assert not s["rnd_extra"], [hex(v) for v in s["rnd_extra"][:10]]
-    fell_back = sum(1 for _, _, level, _ in expected_random_map(f["seed"], f["count"], True) if level == 2)
-    assert fell_back >= 1 and f["n1g"] == 0, f"seed {f['seed']}: {fell_back} 1 GiB draws, n1g={f['n1g']}"
+    fell_back = sum(1 for _, _, level, _ in expected_random_map(s["seed"], RANDOM_COUNT, True) if level == 2)
+    assert fell_back >= 1 and f["n1g"] == 0, f"seed {s['seed']}: {fell_back} 1 GiB draws, n1g={f['n1g']}"
     t = r.tests().get("paging.huge_split_1g")
     assert t is not None and t.status == "skip", (t.describe() if t else "paging.huge_split_1g did not run")
     assert "pdpe1gb" in t.fields.get("reason", ""), t.describe()

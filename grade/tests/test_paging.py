@@ -5,6 +5,11 @@ set of pages (4 KiB / 2 MiB / 1 GiB, varied flags) into its scratch region; the 
 CR3 and the page tables from guest memory and walks them with grade/ferrous/x86walk.py, comparing every
 translation and permission with the set it computes itself from the seed (the generator is spelled
 out in kernel/mm/paging_ktest.c). Under QEMU, gva2gpa is a second opinion.
+
+Nothing the set depends on comes from the kernel: the seed is the session's (the harness appends
+`seed=`), the count and the base are pinned here (PAGING_RANDOM_COUNT and KAS_SCRATCH_BASE), and whether
+the CPU has 1 GiB pages comes from the emulator (Machine.has_1g_pages). The checkpoint's own fields are
+only compared with those.
 """
 import random
 import struct
@@ -15,13 +20,16 @@ from ferrous import x86walk
 from ferrous.scoring import points
 
 CMDLINE = "test=paging.*"
-SCRATCH_BASE = 0xFFFFC00000000000
+SCRATCH_BASE = 0xFFFFC00000000000       # KAS_SCRATCH_BASE, kernel/mm/kas.h
+RANDOM_COUNT = 48                       # PAGING_RANDOM_COUNT, kernel/mm/paging_ktest.c
 GIB = 1 << 30
 PG_READ, PG_WRITE, PG_EXEC, PG_USER, PG_GLOBAL, PG_NOCACHE, PG_WRITETHROUGH = (1 << i for i in range(7))
 SIZES = {0: 0x1000, 1: 0x200000, 2: GIB}
 
 # What the checkpoint callback saw, keyed by checkpoint name (module level: shared with the cached run).
 SEEN = {}
+# What the grader itself knows before the boot: {"seed": the session seed} (set by the `run` fixture).
+GRADER = {}
 
 
 class SplitMix64:
@@ -117,11 +125,13 @@ def on_checkpoint(name, fields, machine):
         return
     if name != "paging.random":
         return
+    seed = GRADER["seed"]
+    have_1g = machine.has_1g_pages()
     regs = machine.regs()
     nxe = bool(regs["efer"] & (1 << 11)) if "efer" in regs else True
-    w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=nxe)
-    exp = expected_random_map(fields["seed"], fields["count"], bool(fields["have_1g"]), fields["base"])
-    rnd = random.Random(fields["seed"])
+    w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=nxe, pdpe1gb=have_1g)
+    exp = expected_random_map(seed, RANDOM_COUNT, have_1g, SCRATCH_BASE)
+    rnd = random.Random(seed)
     problems, probes, second = [], 0, []
     for va, pa, level, fl in exp:
         span = SIZES[level]
@@ -132,14 +142,16 @@ def on_checkpoint(name, fields, machine):
             off = rnd.randrange(0, span, 8)
             second.append((va + off, pa + off, machine.gva2gpa(va + off)))
     # nothing else may be mapped in the scratch region
-    leaves = w.mappings(fields["base"], fields["base"] + 512 * GIB)
+    leaves = w.mappings(SCRATCH_BASE, SCRATCH_BASE + 512 * GIB)
     extra = sorted({m.va for m in leaves} - {va for va, _, _, _ in exp})
     SEEN[name] = dict(regs=regs, fields=fields, problems=problems, probes=probes, leaves=len(leaves),
-                      extra=extra, second=second, expected=exp, tables=scratch_tables(w, fields["base"]))
+                      extra=extra, second=second, expected=exp, tables=scratch_tables(w, SCRATCH_BASE),
+                      seed=seed, have_1g=have_1g)
 
 
 @pytest.fixture(scope="module")
-def run(boot):
+def run(boot, seed):
+    GRADER["seed"] = seed                      # the boot fixture appends seed=<session seed>
     r = boot(cmdline=CMDLINE, on_checkpoint=on_checkpoint)
     r.require_end()
     return r
@@ -177,13 +189,20 @@ def test_random_map_outside(run):
     _ktest(run, "paging.random_map")
     seen = SEEN.get("paging.random")
     assert seen is not None, "no paging.random checkpoint was inspected:\n" + run.describe()
-    assert seen["fields"]["cr3"] == seen["regs"]["cr3"] & x86walk.ADDR_MASK, \
-        f"kernel says cr3=0x{seen['fields']['cr3']:x}, CPU has 0x{seen['regs']['cr3']:x}"
+    f = seen["fields"]
+    assert f["cr3"] == seen["regs"]["cr3"] & x86walk.ADDR_MASK, \
+        f"kernel says cr3=0x{f['cr3']:x}, CPU has 0x{seen['regs']['cr3']:x}"
+    # The kernel's description of the map must be the grader's (who computed the map without it).
+    claims = {"seed": seen["seed"], "count": RANDOM_COUNT, "base": SCRATCH_BASE, "have_1g": int(seen["have_1g"])}
+    wrong = {k: (f.get(k), want) for k, want in claims.items() if f.get(k) != want}
+    assert not wrong, f"checkpoint fields differ from the grader's (got, want): {wrong}"
+    n = [sum(1 for _, _, level, _ in seen["expected"] if level == lv) for lv in (0, 1, 2)]
+    assert (f.get("n4k"), f.get("n2m"), f.get("n1g")) == tuple(n), f"checkpoint counts {f}, expected {n}"
     assert not seen["problems"], "\n".join(seen["problems"][:20])
-    assert seen["probes"] == 3 * seen["fields"]["count"]
+    assert seen["probes"] == 3 * RANDOM_COUNT
     assert not seen["extra"], "unexpected mappings in the scratch region: " + \
         ", ".join(f"0x{v:x}" for v in seen["extra"][:10])
-    assert seen["leaves"] == seen["fields"]["count"]
+    assert seen["leaves"] == RANDOM_COUNT
 
 
 @points(3, "paging: rejected calls (AlreadyMapped, OOM, NotMapped, InvalidAddress) leave the tables "
@@ -192,7 +211,7 @@ def test_rejected_calls_change_nothing(run):
     before, after = SEEN.get("paging.random"), SEEN.get("paging.rejected")
     assert before is not None and after is not None, "checkpoints paging.random/paging.rejected not both seen:\n" \
         + run.describe()
-    assert after["fields"]["rejected"] == 3 + 2 + before["fields"]["count"], after["fields"]
+    assert after["fields"]["rejected"] == 3 + 2 + RANDOM_COUNT, after["fields"]
     b, a = before["tables"], after["tables"]
     assert set(a) == set(b), f"table frames differ: new {sorted(map(hex, set(a) - set(b)))[:5]}, " \
         f"gone {sorted(map(hex, set(b) - set(a)))[:5]}"
@@ -283,12 +302,15 @@ def test_x86walk_unit():
     with pytest.raises(x86walk.WalkError):
         x86walk.Walker(mem.read_phys, root).translate(0xFFFF800000400000)
     assert "-> 4K page" in "\n".join(w.format_walk(0xFFFFFFFF80001234))
+    # without pdpe1gb a 1 GiB leaf is a reserved-bit error (the CPU would fault on it)
+    with pytest.raises(x86walk.WalkError, match="pdpe1gb"):
+        x86walk.Walker(mem.read_phys, root, pdpe1gb=False).translate(0x40000000)
 
 
 def test_random_map_generator_is_stable():
     """The generator must stay in step with the kernel's: pin a few values for seed 1."""
-    exp = expected_random_map(1, 48, True)
-    assert len(exp) == 48 and len({va for va, _, _, _ in exp}) == 48
+    exp = expected_random_map(1, RANDOM_COUNT, True)
+    assert len(exp) == RANDOM_COUNT and len({va for va, _, _, _ in exp}) == RANDOM_COUNT
     for i, (va, pa, level, fl) in enumerate(exp):
         assert SCRATCH_BASE + i * GIB <= va < SCRATCH_BASE + (i + 1) * GIB
         assert va % SIZES[level] == 0 and pa % SIZES[level] == 0 and fl & PG_READ

@@ -128,8 +128,8 @@ def test_classification_from_end_and_exit_codes():
     assert classify(b"@@ end status=ok\n", 33)[0] == "OK"
     assert classify(b"@@ end status=fail\n", 35)[0] == "FAIL"
     assert classify(b"@@ end status=panic\n", 37)[0] == "PANIC"
-    out, notes = classify(b"@@ end status=ok\n", 37)
-    assert out == "OK" and "exit code 37" in notes[0]
+    out, notes = classify(b"@@ end status=ok\n", 37)       # the exit code wins (tests/test_runner_unit.py)
+    assert out == "PANIC" and "exit code 37" in notes[0]
     assert classify(b"@@ boot path=uefi\n", None, timed_out=True)[0] == "TIMEOUT"
     assert classify(b"@@ loader_error msg=\"no kernel\"\n", 39)[0] == "LOADER_ERROR"
     assert classify(b"ferrous: grub: could not boot\n", 0)[0] == "LOADER_ERROR"
