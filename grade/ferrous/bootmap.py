@@ -69,3 +69,8 @@ def ram_bytes(descs):
 
 def in_ranges(ranges, pa):
     return any(s <= pa < e for s, e in ranges)
+
+
+def reserved_via_walker(kernel_elf, walker, read_phys):
+    """reserved_ranges() of the map found through an x86walk.Walker over the loaded tables."""
+    return reserved_ranges(read(kernel_elf, lambda va: getattr(walker.translate(va), "pa", None), read_phys))

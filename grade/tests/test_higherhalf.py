@@ -97,10 +97,7 @@ def on_checkpoint(name, fields, machine):
     # Firmware-reserved ranges above 1 MiB inside the machine's RAM (SeaBIOS' high area, OVMF's reserved
     # pages) are mapped read-only: which pages those are comes from the boot memory map, read out of guest
     # memory (kernel/mm/memmap.h: the "reserved" class).
-    def translate_pa(va):
-        t = w.translate(va)
-        return None if t is None else t.pa
-    descs = bootmap.read(runner.KERNEL_ELF, translate_pa, machine.read_phys)
+    descs = bootmap.read(runner.KERNEL_ELF, lambda va: getattr(w.translate(va), "pa", None), machine.read_phys)
     fw = bootmap.reserved_ranges(descs)
     s["ram_bytes"] = bootmap.ram_bytes(descs)
     s["fw_ranges"] = fw

@@ -95,10 +95,7 @@ def on_checkpoint(cpu, name, fields, machine):
     # A GiB holding a firmware-reserved range (SeaBIOS keeps the top 128 KiB below the PCI hole) is mapped
     # with smaller pages around that range, which the kernel maps read-only: the boot memory map, read
     # from guest memory, says where those ranges are.
-    def translate_pa(va):
-        t = w.translate(va)
-        return None if t is None else t.pa
-    reserved = bootmap.reserved_ranges(bootmap.read(runner.KERNEL_ELF, translate_pa, machine.read_phys))
+    reserved = bootmap.reserved_via_walker(runner.KERNEL_ELF, w, machine.read_phys)
     gibs = [g for g in full_ram_gibs(ram)
             if not any(a < (g + 1) * GIB and g * GIB < b for a, b in reserved)]
     seed = WANT_SEED[cpu]
