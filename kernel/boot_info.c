@@ -27,8 +27,13 @@ static bool bi_valid;
  * direct_map_limit. */
 static const void *boot_phys(uint64_t pa)
 {
-	/* SAFETY: boot_info.h guarantees [0, direct_map_limit) is mapped at DIRECT_MAP_BASE from entry on,
-	 * and kas_init keeps the direct map; every caller bounds pa + len by direct_map_limit first. */
+	/* SAFETY: every caller bounds pa + len by direct_map_limit first, and boot_info.h guarantees the
+	 * loader's tables map all of [0, direct_map_limit) at DIRECT_MAP_BASE. That bound is enough only
+	 * before kas_init: its direct map has holes (RAM and firmware runs only). It holds because the users
+	 * of the loader's addresses, boot_info_validate and the boot_info_check it calls, run before kas_init
+	 * (main.c). The one later call, ktest bootinfo.accepts_real, passes boot_info_get()'s copy, whose map
+	 * and command line lie in the kernel image (RAM, inside the new direct map); ktest
+	 * bootinfo.rejects_map_beyond_direct_map fails the bound first and never gets here. */
 	return (const void *)(uintptr_t)(DIRECT_MAP_BASE + pa);
 }
 

@@ -5,7 +5,7 @@
  * so "cycles" here are reference cycles at the nominal frequency). ns from CLOCK_MONOTONIC. Each figure is the
  * median of RUNS runs of ITERS operations (the minimum is printed too). Map: 16 GiB = 4 Mi frames in one node.
  * Occupancy 0 % = a fresh map (all free, maximal blocks), 1 % = a fragmented low region, 90 % = a random 10 %
- * of the frames free.
+ * of the frames free. `bench_pmm physmem` runs only the phys_to_virt lookups (windows of 1, 3 and 8 runs).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -186,9 +186,55 @@ static void bench_malloc(void *ctx, uint64_t iters)
 	}
 }
 
-int main(void)
+/* ---- physmem window lookups ---- */
+
+#define PV_ADDRS 4096
+static uint64_t pv_addrs[PV_ADDRS];
+
+/* phys_to_virt over pv_addrs, cycling; the sum keeps the lookups live. */
+static void bench_phys_to_virt(void *ctx, uint64_t iters)
+{
+	(void)ctx;
+	uintptr_t sum = 0;
+	for (uint64_t i = 0; i < iters; i++)
+		sum += (uintptr_t)phys_to_virt(paddr(pv_addrs[i % PV_ADDRS]));
+	__asm__ volatile("" :: "r"(sum));
+}
+
+/* A window of nruns runs of 64 MiB with a 2 MiB hole after each (nothing is dereferenced), then two patterns:
+ * every lookup in one run (a frame's words, a page-table walk) and each in a random run. */
+static void bench_physmem(void)
 {
 	char what[96];
+	unsigned counts[] = { 1, 3, 8 };
+	for (int c = 0; c < 3; c++) {
+		unsigned nruns = counts[c];
+		struct physmem_run runs[8];
+		for (unsigned r = 0; r < nruns; r++) {
+			uint64_t start = 0x100000 + r * (66ULL << 20);
+			runs[r] = (struct physmem_run){ .start = start, .end = start + (64ULL << 20), .read_only = false };
+		}
+		physmem_set_runs((void *)(uintptr_t)0x7f0000000000ULL, 0, runs, nruns);
+		for (int i = 0; i < PV_ADDRS; i++)
+			pv_addrs[i] = runs[nruns - 1].start + (rnd() % (64ULL << 20));
+		snprintf(what, sizeof what, "phys_to_virt, %u run%s, all in the last run", nruns, nruns > 1 ? "s" : "");
+		report(what, measure(bench_phys_to_virt, NULL, ITERS * 10));
+		for (int i = 0; i < PV_ADDRS; i++)
+			pv_addrs[i] = runs[rnd() % nruns].start + (rnd() % (64ULL << 20));
+		snprintf(what, sizeof what, "phys_to_virt, %u run%s, random run each time", nruns, nruns > 1 ? "s" : "");
+		report(what, measure(bench_phys_to_virt, NULL, ITERS * 10));
+	}
+	physmem_set_window(NULL, 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+	char what[96];
+	if (argc > 1 && strcmp(argv[1], "physmem") == 0) {
+		printf("bench_pmm physmem: median of %d runs; cycles = rdtsc ticks\n", RUNS);
+		bench_physmem();
+		return 0;
+	}
 	printf("bench_pmm: median of %d runs; 16 GiB map (%llu frames); cycles = rdtsc ticks\n", RUNS,
 	       (unsigned long long)NFRAMES);
 	enum pmm_kind kinds[] = { PMM_BITMAP, PMM_BUDDY };
@@ -231,5 +277,6 @@ int main(void)
 	}
 	free(ram);
 	free(node_meta);
+	bench_physmem();
 	return 0;
 }

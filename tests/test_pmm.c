@@ -391,6 +391,61 @@ static void test_fill_patterns(enum pmm_kind kind)
 	physmem_set_window(NULL, 0, 0);
 }
 
+/* Use after free in a long run and in a mixed run: the poisoned frames are exactly the ones checked. Runs over
+ * 512 frames take their poisoned bits a chunk per lock hold; a write to a frame past the first chunk is caught,
+ * frames that were never poisoned (boot-free, set_state) are not checked whatever they hold, and the node lock
+ * is free when the use-after-free panic fires (contents are read after the unlock). */
+static void test_poison_runs(enum pmm_kind kind)
+{
+	uint64_t base = 0x400, n = 2048;
+	uint8_t *ram = malloc(n * PAGE_SIZE);
+	memset(ram, 0x12, n * PAGE_SIZE);   /* never-freed frames hold junk, not the freed pattern */
+	physmem_set_window(ram, base * PAGE_SIZE, n * PAGE_SIZE);
+	struct fixture f;
+	fixture_init(&f, kind, base, n);
+	f.node.debug_fill = true;
+	pmm_node_set_state(&f.node, base, n, FRAME_FREE);
+	pfn_t p, q;
+	CHECK_EQ(pmm_node_alloc(&f.node, 1100, 1, FRAME_ALLOCATED, &p), MM_OK);   /* junk, no bits: no panic */
+	pmm_node_free(&f.node, p, 1100, FRAME_ALLOCATED, 0);
+	CHECK_EQ(pmm_node_alloc(&f.node, 1100, 1, FRAME_ALLOCATED, &q), MM_OK);   /* clean reuse of three chunks */
+	CHECK_EQ(q.n, p.n);
+	CHECK(!f.node.lock.held);
+	pmm_node_free(&f.node, q, 1100, FRAME_ALLOCATED, 0);
+	uint8_t *late = phys_to_virt(pfn_to_paddr(pfn(p.n + 700)));
+	late[8] = 0x00;   /* the bug, in the second chunk */
+	char want[112];
+	snprintf(want, sizeof want, "frame_alloc: pfn 0x%lx was written after it was freed (use after free?): "
+		 "word at +0x8 is 0x6b6b6b6b6b6b6b00", p.n + 700);
+	EXPECT_PANIC(pmm_node_alloc(&f.node, 1100, 1, FRAME_ALLOCATED, &q), want);
+	CHECK(!f.node.lock.held);
+	CHECK(pmm_node_state(&f.node, pfn(p.n + 700)) == FRAME_ALLOCATED);   /* the run was the caller's */
+	pmm_node_check(&f.node);
+	pmm_node_set_state(&f.node, base, n, FRAME_FREE);   /* back to all free, no bits, contents as they are */
+
+	/* Mixed run: frame a is not poisoned (set FREE by set_state, holding junk), a + 1 is (freed). */
+	pfn_t a;
+	CHECK_EQ(pmm_node_alloc(&f.node, 2, 2, FRAME_ALLOCATED, &a), MM_OK);
+	pmm_node_set_state(&f.node, base, n, FRAME_RESERVED);
+	pmm_node_set_state(&f.node, a.n, 2, FRAME_ALLOCATED);
+	pmm_node_free(&f.node, pfn(a.n + 1), 1, FRAME_ALLOCATED, 0);   /* a + 1 poisoned */
+	pmm_node_set_state(&f.node, a.n, 1, FRAME_FREE);               /* a free, not poisoned */
+	uint8_t *va = phys_to_virt(pfn_to_paddr(a));
+	va[0] = 0x77;
+	CHECK_EQ(pmm_node_alloc(&f.node, 2, 2, FRAME_ALLOCATED, &q), MM_OK);   /* a's junk is not checked */
+	CHECK_EQ(q.n, a.n);
+	pmm_node_free(&f.node, q, 2, FRAME_ALLOCATED, 0);                      /* both poisoned now */
+	va[PAGE_SIZE + 16] = 0x01;                                              /* write after free to a + 1 */
+	snprintf(want, sizeof want, "pfn 0x%lx was written after it was freed (use after free?): word at +0x10",
+		 a.n + 1);
+	EXPECT_PANIC(pmm_node_alloc(&f.node, 2, 2, FRAME_ALLOCATED, &q), want);
+	CHECK(!f.node.lock.held);
+	pmm_node_check(&f.node);
+	fixture_fini(&f);
+	free(ram);
+	physmem_set_window(NULL, 0, 0);
+}
+
 /* The global frame_* API over a private node: handles, poisoning, transfer, fault injection. */
 static uint64_t fake_owner_frames;
 static uint64_t fake_owner(void) { return fake_owner_frames; }
@@ -444,6 +499,31 @@ static void test_frame_api(enum pmm_kind kind)
 	fixture_fini(&f);
 }
 
+/* The window's last-hit fast path never answers for a hole or a run that is gone: lookups alternate between
+ * runs, probe the bytes just outside the hinted run, and go on after the window shrinks under a stale hint. */
+static void test_physmem_hint(void)
+{
+	static uint8_t ram[0x10000];
+	struct physmem_run runs[3] = {
+		{ .start = 0x1000, .end = 0x3000 }, { .start = 0x4000, .end = 0x6000 }, { .start = 0x8000, .end = 0x10000 },
+	};
+	physmem_set_runs(ram, 0, runs, 3);
+	CHECK(phys_to_virt(paddr(0x4000)) == ram + 0x4000);       /* hint: run 1 */
+	CHECK(phys_to_virt(paddr(0x5fff)) == ram + 0x5fff);       /* hit */
+	EXPECT_PANIC(phys_to_virt(paddr(0x6000)), "outside the window");   /* just past the hinted run: a hole */
+	EXPECT_PANIC(phys_to_virt(paddr(0x3fff)), "outside the window");   /* just before it: a hole */
+	CHECK(phys_to_virt(paddr(0x1000)) == ram + 0x1000);       /* miss, then hint: run 0 */
+	CHECK(phys_to_virt(paddr(0xffff)) == ram + 0xffff);       /* miss, then hint: run 2 */
+	CHECK(physmem_in_window(paddr(0x6000), 0));               /* at the end of run 1 (not the hinted run) */
+	CHECK(!physmem_in_window(paddr(0x5000), 0x2000));         /* crosses into the hole */
+	CHECK(virt_to_phys_direct(ram + 0x8001).pa == 0x8001);
+	physmem_set_runs(ram, 0, runs, 1);                        /* the hinted run 2 is gone */
+	EXPECT_PANIC(phys_to_virt(paddr(0xffff)), "outside the window");
+	EXPECT_PANIC(phys_to_virt(paddr(0x4000)), "outside the window");
+	CHECK(phys_to_virt(paddr(0x2fff)) == ram + 0x2fff);
+	physmem_set_window(NULL, 0, 0);
+}
+
 /* Types: canonical check, conversions, error names. */
 static void test_types(void)
 {
@@ -469,12 +549,14 @@ static void test_types(void)
 int main(void)
 {
 	test_types();
+	test_physmem_hint();
 	for (size_t i = 0; i < 2; i++) {
 		test_exhaust_and_recover(kinds[i]);
 		test_ownership_panics(kinds[i]);
 		test_contig_alignment(kinds[i]);
 		test_edges(kinds[i]);
 		test_fill_patterns(kinds[i]);
+		test_poison_runs(kinds[i]);
 		test_frame_api(kinds[i]);
 		test_checkerboard(kinds[i]);
 		test_from_map(kinds[i]);

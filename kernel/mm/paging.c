@@ -1,10 +1,13 @@
 /*
  * paging.c - the x86-64 4-level page-table walker (contracts in paging.h).
  *
- * Every operation is split in two phases (seL4 style):
+ * Single-page operations are split in two phases (seL4 style):
  *   decode  - walk the tables, validate everything, allocate what is needed;
  *             may fail, and then has changed nothing (fresh frames are freed);
  *   commit  - write the entries; cannot fail.
+ * pt_map_range is all-or-nothing in a different order: it maps piece by piece,
+ * rolls the mapped pieces back on a failure, and only then marks user paths;
+ * its own comment states that order and why the tables end up unchanged.
  * The one walk loop is pt_find(); tables are reached through the physical
  * memory window (phys_to_virt), so the same code runs in the kernel and in
  * host tests over a malloc'd array. TLB invalidation happens in

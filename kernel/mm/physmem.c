@@ -17,6 +17,7 @@ static struct {
 	uintptr_t virt_base;
 	uint64_t phys_base;
 	unsigned nruns;
+	unsigned hint;   /* run of the last successful lookup: only a guess, checked before use (< nruns or stale) */
 	struct physmem_run runs[PHYSMEM_MAX_RUNS];
 } window;
 
@@ -40,6 +41,7 @@ void physmem_set_runs(void *base_ptr, uint64_t phys_base, const struct physmem_r
 	window.virt_base = (uintptr_t)base_ptr;
 	window.phys_base = phys_base;
 	window.nruns = n;
+	window.hint = 0;
 	for (unsigned i = 0; i < n; i++)
 		window.runs[i] = runs[i];
 }
@@ -84,9 +86,15 @@ uint64_t physmem_window_limit(void)
 	return window.nruns ? window.runs[window.nruns - 1].end : window.phys_base;
 }
 
-/* run_of: index of the run holding pa (or, when at_end, also one ending exactly at pa), or -1. */
+/* run_of: index of the run holding pa (or, when at_end, also one ending exactly at pa), or -1. Fast path:
+ * the run of the last hit (consecutive lookups mostly stay in one run: a frame's words, a page-table walk),
+ * else a binary search. The hint is read and written with relaxed atomics: any value is only a guess that is
+ * bounds-checked against nruns and the run's own limits before it is trusted. */
 static int run_of(uint64_t pa, bool at_end)
 {
+	unsigned h = __atomic_load_n(&window.hint, __ATOMIC_RELAXED);
+	if (h < window.nruns && window.runs[h].start <= pa && pa < window.runs[h].end)
+		return (int)h;
 	unsigned lo = 0, hi = window.nruns;   /* binary search: the first run with end > pa */
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
@@ -95,8 +103,10 @@ static int run_of(uint64_t pa, bool at_end)
 		else
 			lo = mid + 1;
 	}
-	if (lo < window.nruns && window.runs[lo].start <= pa)
+	if (lo < window.nruns && window.runs[lo].start <= pa) {
+		__atomic_store_n(&window.hint, lo, __ATOMIC_RELAXED);
 		return (int)lo;
+	}
 	if (at_end && lo > 0 && window.runs[lo - 1].end == pa)
 		return (int)lo - 1;
 	return -1;

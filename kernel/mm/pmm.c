@@ -102,11 +102,12 @@ static inline bool fills_on(const struct pmm_node *n)
 	return MM_DEBUG_FILL && n->debug_fill;
 }
 
-/* Frame pfn's words through the window, or NULL when the window does not reach it. */
+/* Frame pfn's words through the window: one lookup. Every frame a node fills or checks is one it hands out or
+ * takes back, and the window reaches all of those (pmm_map holds back RAM beyond it as LOADER until the window
+ * grows); a frame outside it is a bug and phys_to_virt panics naming it. */
 static volatile uint64_t *frame_words(uint64_t frame)
 {
-	paddr_t p = pfn_to_paddr(pfn(frame));
-	return physmem_in_window(p, PAGE_SIZE) ? phys_to_virt(p) : NULL;
+	return phys_to_virt(pfn_to_paddr(pfn(frame)));
 }
 
 /* Freed frames: fill with MM_FILL_FREED and mark them poisoned (debug builds). */
@@ -117,8 +118,6 @@ static void poison_frames(struct pmm_node *n, uint64_t start, uint64_t count)
 	uint64_t word = 0x0101010101010101ULL * MM_FILL_FREED;
 	for (uint64_t f = start; f < start + count; f++) {
 		volatile uint64_t *w = frame_words(f);
-		if (!w)
-			continue;
 		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
 			w[j] = word;
 		uint64_t i = f - n->base_pfn;
@@ -126,31 +125,71 @@ static void poison_frames(struct pmm_node *n, uint64_t start, uint64_t count)
 	}
 }
 
-/* Poisoned frames of a fresh run: each one's bit is tested and cleared, and its contents must still hold the
- * freed pattern (else someone wrote it after freeing it: drops the lock and panics naming the frame, the offset
- * and the value). Lock held: other frames' bits in the same poisoned[] words change under it (debug builds). */
-static void take_poisoned(struct pmm_node *n, uint64_t start, uint64_t count)
+/* Frames whose poisoned bits one lock hold takes (2 MiB: a 2 MiB allocation needs one hold). */
+#define POISON_CHUNK 512
+
+/* Which frames of a chunk had their poisoned bit: bit k = frame start + k. */
+struct poison_chunk {
+	uint64_t had[POISON_CHUNK / 64];
+};
+
+/* Lock held: tests and clears the poisoned bits of [start, start + count), count <= POISON_CHUNK, recording
+ * them in *pc; returns whether any was set. Only bit operations: frame contents are read after the unlock. */
+static bool take_poison_bits(struct pmm_node *n, uint64_t start, uint64_t count, struct poison_chunk *pc)
 {
 	spin_assert_held(&n->lock);
-	if (!fills_on(n))
-		return;
+	bool any = false;
+	for (uint64_t w = 0; w < POISON_CHUNK / 64; w++)
+		pc->had[w] = 0;
+	for (uint64_t k = 0; k < count; k++) {
+		uint64_t i = start + k - n->base_pfn;
+		uint64_t bit = 1ULL << (i % 64);
+		if (n->poisoned[i / 64] & bit) {
+			n->poisoned[i / 64] &= ~bit;
+			pc->had[k / 64] |= 1ULL << (k % 64);
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* Lock not held (the frames are the caller's): every frame of [start, start + count) recorded in *pc must
+ * still hold the freed pattern, else someone wrote it after freeing it: panics naming the frame, the offset
+ * and the value. */
+static void check_poisoned(uint64_t start, uint64_t count, const struct poison_chunk *pc)
+{
 	uint64_t freed = 0x0101010101010101ULL * MM_FILL_FREED;
-	for (uint64_t f = start; f < start + count; f++) {
-		uint64_t i = f - n->base_pfn;
-		if (!(n->poisoned[i / 64] & (1ULL << (i % 64))))
+	for (uint64_t k = 0; k < count; k++) {
+		if (!(pc->had[k / 64] & (1ULL << (k % 64))))
 			continue;
-		n->poisoned[i / 64] &= ~(1ULL << (i % 64));
-		volatile uint64_t *w = frame_words(f);
-		if (!w)
-			continue;
+		volatile uint64_t *w = frame_words(start + k);
 		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++) {
 			uint64_t v = w[j];
-			if (v != freed) {
-				spin_unlock(&n->lock);
+			if (v != freed)
 				panic("frame_alloc: pfn 0x%lx was written after it was freed (use after free?): "
-				      "word at +0x%lx is 0x%lx, freed pattern 0x%lx", f, j * 8, v, freed);
-			}
+				      "word at +0x%lx is 0x%lx, freed pattern 0x%lx", start + k, j * 8, v, freed);
 		}
+	}
+}
+
+/* After the unlock of pmm_node_alloc, which took the first chunk's bits into *first: checks the run's
+ * poisoned frames. Chunks after the first take their bits in short holds of their own; until then those
+ * frames are allocated with the bit still set, which nothing but this function reads (set_state clears it,
+ * poison_frames sets it only on a frame it frees, and these are the caller's). */
+static void check_fresh_run(struct pmm_node *n, uint64_t start, uint64_t count, bool any_first,
+			    const struct poison_chunk *first)
+{
+	uint64_t len = count < POISON_CHUNK ? count : POISON_CHUNK;
+	if (any_first)
+		check_poisoned(start, len, first);
+	for (uint64_t off = len; off < count; off += len) {
+		struct poison_chunk pc;
+		len = count - off < POISON_CHUNK ? count - off : POISON_CHUNK;
+		spin_lock(&n->lock);
+		bool any = take_poison_bits(n, start + off, len, &pc);
+		spin_unlock(&n->lock);
+		if (any)
+			check_poisoned(start + off, len, &pc);
 	}
 }
 
@@ -162,8 +201,6 @@ static void fill_fresh(const struct pmm_node *n, uint64_t start, uint64_t count)
 	uint64_t fresh = 0x0101010101010101ULL * MM_FILL_FRESH;
 	for (uint64_t f = start; f < start + count; f++) {
 		volatile uint64_t *w = frame_words(f);
-		if (!w)
-			continue;
 		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
 			w[j] = fresh;
 	}
@@ -272,8 +309,11 @@ mm_err_t pmm_node_alloc(struct pmm_node *n, uint64_t count, uint64_t align, enum
 	}
 	n->count[FRAME_FREE] -= count;
 	n->count[use] += count;
-	take_poisoned(n, first, count);
+	struct poison_chunk pc;
+	bool any = fills_on(n) && take_poison_bits(n, first, count < POISON_CHUNK ? count : POISON_CHUNK, &pc);
 	spin_unlock(&n->lock);
+	if (fills_on(n))
+		check_fresh_run(n, first, count, any, &pc);
 	fill_fresh(n, first, count);
 	*out = pfn(first);
 	return MM_OK;
