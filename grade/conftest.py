@@ -138,7 +138,11 @@ class BootCache:
 
     def __call__(self, cmdline="", mem="256M", smp=1, boot=None, emu=None, timeout=None,
                  extra_args=(), on_checkpoint=None, cache=True, esp_kernel=True, seed=True):
-        """Boot (or return the cached Run of) this configuration; seed=True appends seed=--seed."""
+        """Boot (or return the cached Run of) this configuration; seed=True appends seed=--seed.
+        Raises HarnessError inside an on_checkpoint callback: the guest is stopped there, and a boot of
+        the same key (or of a key whose own callback boots this one) would wait for itself."""
+        if runner.in_checkpoint_callback():
+            raise runner.HarnessError("boot() called from an on_checkpoint callback")
         opt = self.config.option
         emu = emu or opt.emu
         boot = boot or (opt.boot if emu == "qemu" else "grub")

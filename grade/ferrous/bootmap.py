@@ -47,6 +47,11 @@ def read(kernel_elf, translate, read_phys):
     out = []
     for i in range(count):
         typ, _pad, start, _virt, pages, _attr = struct.unpack_from("<IIQQQQ", raw, i * DESC_SIZE)
+        # The kernel validated the loader's map (sorted, non-overlapping, non-empty) before copying it;
+        # a copy that breaks that could hide RAM under a reserved descriptor.
+        if pages == 0 or (out and start < out[-1][2]):
+            raise BootMapError(f"mmap_copy[{i}]: start 0x{start:x}, {pages} pages: empty, unsorted or "
+                               f"overlapping the previous descriptor")
         out.append((typ, start, start + pages * 4096))
     return out
 

@@ -46,6 +46,8 @@ EXIT_OK, EXIT_FAIL, EXIT_PANIC, EXIT_LOADER = 33, 35, 37, 39
 # GRUB cannot speak the protocol; boot/multiboot2/grub.cfg prints this before powering off.
 GRUB_FAIL_MARK = "ferrous: grub:"
 END_GRACE = 5.0                         # s an emulator may run on after `end` before it is stopped
+STOP_LINE_WAIT = 2.0                    # s a Bochs magic break waits for its checkpoint/`end` line to
+                                        # arrive (the guest drained the UART, so it is only host latency)
 
 
 RUN_LOG = []                            # every Run of this process, in order (for measurements)
@@ -92,6 +94,24 @@ class Outcome(str, enum.Enum):
 
 class HarnessError(RuntimeError):
     """The harness itself could not set up a run (missing artefact, image tool failed)."""
+
+
+_callback_state = threading.local()
+
+
+def in_checkpoint_callback():
+    """True while this thread runs an on_checkpoint callback (the guest is stopped; a boot from here
+    would wait for a run that waits for this callback: conftest.BootCache refuses it)."""
+    return getattr(_callback_state, "depth", 0) > 0
+
+
+def _call_checkpoint(on_checkpoint, name, fields, machine):
+    """Call on_checkpoint(name, fields, machine) with in_checkpoint_callback() true on this thread."""
+    _callback_state.depth = getattr(_callback_state, "depth", 0) + 1
+    try:
+        return on_checkpoint(name, fields, machine)
+    finally:
+        _callback_state.depth -= 1
 
 
 class TestResult:
@@ -643,7 +663,7 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
                 raise MachineError("no QMP connection")
             qmp.command("stop")
             try:
-                on_checkpoint(ev.get("name"), dict(ev.fields), machine)
+                _call_checkpoint(on_checkpoint, ev.get("name"), dict(ev.fields), machine)
             finally:
                 qmp.command("cont")
         except Exception as e:                       # recorded; require_end() re-raises the first
@@ -667,6 +687,13 @@ def _run_qemu(r, d, boot, cmdline, mem, smp, wall, extra_args, esp_kernel, on_ch
     while proc.poll() is None:
         left = wall - (time.monotonic() - t0)
         if left <= 0:
+            if cap.has("end"):
+                # `end` came just before the limit: let QEMU confirm it with its exit code first.
+                try:
+                    proc.wait(timeout=min(END_GRACE, 1.0))
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
             timed_out = True
             break
         if end_seen_at is None and cap.has("end"):
@@ -796,10 +823,11 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
     quitting = False
     end_seen_at = None
     stop_now = False
-    # Whether `end` was followed by the exit magic break (kernel_exit: line, TEMT drain, xchg bx,bx):
-    # seen at a stop, or (late line) a stop without a complete line came after the last checkpoint.
+    # Whether the `end` line was complete at a magic break (kernel_exit: line, TEMT drain, xchg bx,bx).
+    # Only a stop whose line had arrived confirms it: a break before the line (or a line completed only
+    # after the stop was continued) confirms nothing, so `end` then a hang is TIMEOUT.
     end_confirmed = False
-    empty_stop = False
+    empty_stops = 0                                   # magic breaks with no checkpoint/`end` line
     while proc.poll() is None:
         if left() <= 0:
             timed_out = True
@@ -808,11 +836,11 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
         if out is None:
             if end_seen_at is None and cap.has("end"):
                 end_seen_at = time.monotonic()
-            if end_seen_at is not None and time.monotonic() - end_seen_at > 2.0:
-                r.notes.append("`end` arrived after the magic break had been continued "
-                               "(kernel must wait for UART TEMT before `xchg bx,bx`)"
-                               if empty_stop else "`end` printed but no magic break followed in 2 s")
-                end_confirmed = empty_stop
+            if end_seen_at is not None and time.monotonic() - end_seen_at > STOP_LINE_WAIT:
+                r.notes.append(f"`end` printed but no magic break followed in {STOP_LINE_WAIT:g} s"
+                               + (f" ({empty_stops} magic break(s) without a complete line came earlier; "
+                                  "the kernel must wait for UART TEMT before `xchg bx,bx`)"
+                                  if empty_stops else ""))
                 stop_now = True
                 break
             continue
@@ -822,8 +850,9 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
             first_stop = False
             dbg.send("c")
             continue
-        # A magic break: a checkpoint or `end` line should be complete; give its last bytes a moment.
-        deadline = time.monotonic() + 0.5
+        # A magic break: the guest drained the UART, so its checkpoint or `end` line was sent before the
+        # stop; wait for the host to deliver it (no guest byte can arrive while Bochs is stopped).
+        deadline = time.monotonic() + STOP_LINE_WAIT
         with cap.cond:
             while time.monotonic() < deadline:
                 new = cap.events[seen_events:]
@@ -833,11 +862,12 @@ def _run_bochs(r, d, boot, cmdline, mem, smp, wall, extra_args, on_checkpoint, i
             new = cap.events[seen_events:]
             seen_events = len(cap.events)
         cps = [e for e in new if e.name == "checkpoint"]
-        empty_stop = not cps and not any(e.name == "end" for e in new)
+        if not cps and not any(e.name == "end" for e in new):
+            empty_stops += 1
         r.checkpoints.extend(cps)
         if cps and on_checkpoint is not None:
             try:
-                on_checkpoint(cps[-1].get("name"), dict(cps[-1].fields), machine)
+                _call_checkpoint(on_checkpoint, cps[-1].get("name"), dict(cps[-1].fields), machine)
             except Exception as e:
                 r.checkpoint_errors.append(f"{type(e).__name__}: {e}")
         if any(e.name == "end" for e in new):

@@ -7,6 +7,8 @@
 ;   MODE 6: prints `@@ end status=ok`, then writes the panic code to isa-debug-exit (QEMU exit 37);
 ;   Bochs ignores the port and stops at the usual magic break. (5 and 6: the harness must not take the
 ;   line on trust under QEMU; grade/README.md "Outcome".)
+;   MODE 7: drains the UART, a magic break with no protocol line pending, then `@@ end status=ok` and a
+;   hang (no second magic break, no exit): an earlier break must not confirm a later `end` (Bochs).
 ; Like the kernel, it drains the UART before each magic break and ends with `@@ end`, a magic break
 ; (Bochs) and a write to isa-debug-exit (QEMU exit code 33).
 bits 16
@@ -75,10 +77,14 @@ start:
 .done:	mov si, msg_after
 	call puts
 %endif
+%if MODE == 7
+	call drain
+	xchg bx, bx
+%endif
 	mov si, msg_end
 	call puts
 	call drain
-%if MODE == 5
+%if MODE == 5 || MODE == 7
 .lie:	hlt
 	jmp .lie
 %elif MODE == 6

@@ -14,7 +14,8 @@ from ferrous import runner
 pytestmark = pytest.mark.harness
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUEST = os.path.join(HERE, "..", "selftest", "guest.asm")
-MODES = {"ok": 0, "hang": 1, "triple": 2, "flood": 3, "checkpoint": 4, "end_then_hang": 5, "end_then_panic": 6}
+MODES = {"ok": 0, "hang": 1, "triple": 2, "flood": 3, "checkpoint": 4, "end_then_hang": 5, "end_then_panic": 6,
+         "break_then_end_hang": 7}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +53,15 @@ def test_hang_is_timeout(images, emu):
 def test_end_line_then_hang_is_not_ok(images, emu):
     # `@@ end status=ok`, then neither the exit magic break nor an isa-debug-exit write: a hang.
     r = runner.run(boot="raw", emu=emu, image=images["end_then_hang"], timeout=20)
+    assert r.first("end") is not None
+    assert r.outcome == "TIMEOUT", r.describe()
+    assert r.wall_time < runner.END_GRACE + 5, r.wall_time
+
+
+def test_early_break_does_not_confirm_later_end(images, emu):
+    # A magic break with no protocol line pending, then `@@ end status=ok` and a hang: the break came
+    # before `end`, so nothing confirms it (Bochs); QEMU never saw an exit code. Both: TIMEOUT.
+    r = runner.run(boot="raw", emu=emu, image=images["break_then_end_hang"], timeout=20)
     assert r.first("end") is not None
     assert r.outcome == "TIMEOUT", r.describe()
     assert r.wall_time < runner.END_GRACE + 5, r.wall_time

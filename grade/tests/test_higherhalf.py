@@ -11,6 +11,13 @@ A second boot (`test=fault.rodata_write`) checks the page-fault walk report.
 The section bounds and the guard page come from build/kernel.elf's symbol table, not from the
 checkpoint; the kernel's physical base (`kphys`) is used only after the guest memory there was found to
 hold the ELF's text segment.
+
+Which direct-map pages must be read-only (firmware-reserved ranges above 1 MiB) comes from the kernel's
+own copy of the boot memory map (`mmap_copy`, read from guest memory by ferrous/bootmap.py), so a kernel
+could widen the read-only set by editing that copy. It is bounded: the map must still call at least
+MEM - 4 MiB of the machine's memory RAM (test_direct_map), so retyping RAM as reserved excuses at most
+4 MiB from the writable check; bootmap.read rejects a copy with unsorted or overlapping descriptors, so
+a reserved descriptor cannot be laid over RAM that is still listed as RAM.
 """
 import bisect
 

@@ -5,7 +5,10 @@ Boot A (`test=pmm.* pmm=bitmap`, the lab's allocator): the in-kernel pmm tests, 
 the stopped machine the bytes at the kernel's claimed physical base (compared with build/kernel.elf, so the
 claim is checked, not trusted) and the ACPI tables (RSDP -> RSDT/XSDT -> each table, FADT -> DSDT/FACS).
 The graders then check the allocated runs the kernel printed against the memory size given to the
-emulator, the kernel image, the first MiB and the ACPI tables.
+emulator, the kernel image, the first MiB and the ACPI tables. The kernel's RSDP must equal (bytes, not
+address: GRUB passes a copy) one the callback found itself: BIOS boots (GRUB, Bochs) scan 0xE0000-0xFFFFF,
+UEFI boots the ACPI reclaim/NVS ranges of the boot memory map read from guest memory (ferrous/bootmap.py).
+`memmap` total_kib must equal `frames` total * 4 (PROTOCOL.md).
 Boot B (`test=pmm.* pmm=buddy`): the same tests on the default allocator.
 Boot C (`test=fault.pmm_double_free`): a double free must panic naming the frame, its state and the caller.
 Boot D (`test=fault.pmm_use_after_free`): a write to a freed frame must panic when the frame is reused.
@@ -15,6 +18,7 @@ registered owner (the kernel heap, the kernel address space's page tables); see 
 """
 import struct
 
+from ferrous import bootmap, x86walk
 from ferrous import runner as ferrous_runner
 from ferrous.scoring import points
 
@@ -28,6 +32,50 @@ SEEN = {}
 
 
 ACPI_MAX_LEN = 1 << 20                  # no ACPI table of QEMU/OVMF/SeaBIOS/Bochs comes near 1 MiB
+BIOS_RSDP_AREA = (0xE0000, 0x100000)    # where a BIOS (SeaBIOS, Bochs' BIOS) puts the RSDP (ACPI 5.2.5.1)
+ACPI_MEM_TYPES = {9, 10}                # EfiACPIReclaimMemory, EfiACPIMemoryNVS: where OVMF puts it
+RSDP_SCAN_MAX = 16 << 20                # bytes of ACPI memory the UEFI scan reads at most
+
+
+def _rsdp_len(b):
+    """Bytes of the RSDP at the start of b that its checksums cover: 20 (ACPI 1.0) or 36 (2.0+)."""
+    return 36 if b[15] >= 2 else 20
+
+
+def _rsdp_candidates(data, base, align):
+    """[(addr, bytes)] of every checksum-valid RSDP on an `align`-byte boundary of data (read from base)."""
+    out = []
+    at = data.find(b"RSD PTR ")
+    while at >= 0:
+        if (base + at) % align == 0 and at + 36 <= len(data):
+            b = data[at:at + 36]
+            n = _rsdp_len(b)
+            if sum(b[:20]) & 0xFF == 0 and sum(b[:n]) & 0xFF == 0:
+                out.append((base + at, b[:n]))
+        at = data.find(b"RSD PTR ", at + 1)
+    return out
+
+
+def _scan_rsdp(machine):
+    """(where, [(addr, bytes)]): the firmware's RSDPs found without the kernel's help. BIOS boots (GRUB,
+    Bochs): 0xE0000-0xFFFFF on 16-byte boundaries. UEFI (any alignment: OVMF's is at ...014): the ACPI reclaim/NVS ranges of the boot memory map, read from guest
+    memory (grade/ferrous/bootmap.py: the kernel's copy, found through build/kernel.elf and the page tables)."""
+    if machine.first_event("boot")["path"] != "uefi":
+        lo, hi = BIOS_RSDP_AREA
+        return f"0x{lo:x}-0x{hi - 1:x}", _rsdp_candidates(machine.read_phys(lo, hi - lo), lo, 16)
+    regs = machine.regs()
+    nxe = bool(regs["efer"] & (1 << 11)) if "efer" in regs else True
+    w = x86walk.Walker(machine.read_phys, regs["cr3"], nxe=nxe)
+    descs = bootmap.read(ferrous_runner.KERNEL_ELF, lambda va: getattr(w.translate(va), "pa", None),
+                         machine.read_phys)
+    ranges = sorted((s, e) for t, s, e in descs if t in ACPI_MEM_TYPES)
+    found, budget = [], RSDP_SCAN_MAX
+    for lo, hi in ranges:
+        n = min(hi - lo, budget)
+        budget -= n
+        if n > 0:
+            found += _rsdp_candidates(machine.read_phys(lo, n), lo, 1)
+    return "ACPI reclaim/NVS ranges " + ", ".join(f"0x{s:x}-0x{e - 1:x}" for s, e in ranges), found
 
 
 def _acpi_table(machine, sig_hint, addr, out, bad, checksum=True):
@@ -104,6 +152,15 @@ def on_checkpoint(name, fields, machine):
          "emu": machine.emu}
     if rsdp is not None and rsdp["addr"]:
         s["acpi"], s["acpi_bad"] = _read_acpi(machine, rsdp["addr"])
+        s["rsdp_bytes"] = machine.read_phys(rsdp["addr"], 36)
+    try:
+        s["rsdp_where"], s["rsdp_scan"] = _scan_rsdp(machine)
+    except Exception as e:              # reported by the grader that needs it; the rest of s still counts
+        tb = e.__traceback__
+        while tb.tb_next:
+            tb = tb.tb_next
+        s["rsdp_where"], s["rsdp_scan"] = (f"(no scan: {type(e).__name__}: {e} at "
+                                           f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno})"), []
     SEEN[machine.first_event("boot")["cmdline"]] = s
 
 
@@ -167,6 +224,14 @@ def test_pmm_reserved_never_allocated(boot):
     assert run.first("rsdp")["addr"], "the kernel reports no RSDP (`@@ rsdp addr=0`)"
     assert any(sig == "RSDP" for sig, _, _ in s["acpi"]), "ACPI tables not read: " + "; ".join(s["acpi_bad"])
     assert len(s["acpi"]) >= 4, "only %s reachable from the RSDP" % [sig for sig, _, _ in s["acpi"]]
+    # The RSDP must be the firmware's, found by the grader's own scan: a kernel pointing at checksum-valid
+    # tables of its own would pass the checks above. Bytes, not addresses: GRUB hands the kernel a copy.
+    assert s["rsdp_scan"], "no checksum-valid RSDP found in " + s["rsdp_where"]
+    mine = s["rsdp_bytes"][:_rsdp_len(s["rsdp_bytes"])]
+    assert any(mine == b for _, b in s["rsdp_scan"]), \
+        "the kernel's RSDP at 0x%x (%s) is none of the firmware's in %s: %s" % (
+            run.first("rsdp")["addr"], mine.hex(), s["rsdp_where"],
+            "; ".join("0x%x %s" % (a, b.hex()) for a, b in s["rsdp_scan"]))
     # Read while every free frame was allocated (and filled): a table in a handed-out frame is garbage now.
     assert not s["acpi_bad"], "ACPI tables damaged at the pmm_all_allocated checkpoint:\n" + "\n".join(s["acpi_bad"])
     for start, count in _runs(run):
@@ -191,6 +256,9 @@ def test_pmm_no_leak(boot):
     assert f["leaked"] == 0, f.raw
     parts = sum(f[k] for k in ("free", "allocated", "pagetable", "reserved", "kernel", "heap", "loader"))
     assert parts == f["total"], "frame counts do not add up: %s" % f.raw
+    mm = run.first("memmap")
+    assert mm is not None and mm["total_kib"] == f["total"] * 4, \
+        "memmap total_kib is not frames total * 4 (PROTOCOL.md): %s / %s" % (mm and mm.raw, f.raw)
     assert f["allocated"] == 0, "frames still ALLOCATED after the tests: " + f.raw
     assert f["loader"] == 0, "loader memory was not reclaimed after the switch: " + f.raw
     rec = run.first("pmm_reclaim")

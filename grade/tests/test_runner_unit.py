@@ -126,3 +126,39 @@ def test_boot_cache_boots_each_key_once_across_threads(monkeypatch):
     assert cache(cmdline="test=a") is got[1] and len(calls) == 2
     cache(cmdline="test=a", cache=False)
     assert len(calls) == 3
+
+
+def test_boot_cache_refuses_boot_from_checkpoint_callback(monkeypatch):
+    # A callback runs while its run holds the key's lock (Bochs: on the booting thread itself); a boot()
+    # from it would wait for itself. It must raise at once, on any thread, and the run must go on.
+    import threading
+    import types
+
+    from conftest import BootCache
+
+    cache = BootCache(types.SimpleNamespace(option=types.SimpleNamespace(emu="bochs", boot="grub", seed=7)))
+    errors = []
+
+    def fake_run(**kw):
+        r = runner.Run(**kw)
+        if kw["on_checkpoint"] is not None:
+            try:                                     # as _run_bochs / the QEMU pump thread call it
+                runner._call_checkpoint(kw["on_checkpoint"], "cp", {}, None)
+            except Exception as e:
+                errors.append(e)
+        return r
+
+    def cp(name, fields, m):
+        cache(cmdline="test=a", on_checkpoint=cp)    # the same key as the run being served
+
+    monkeypatch.setattr(runner, "run", fake_run)
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("r", cache(cmdline="test=a", on_checkpoint=cp)),
+                         daemon=True)
+    t.start()
+    t.join(timeout=5)
+    assert not t.is_alive(), "boot() from an on_checkpoint callback deadlocked"
+    assert len(errors) == 1 and isinstance(errors[0], runner.HarnessError), errors
+    assert "on_checkpoint callback" in str(errors[0])
+    assert not runner.in_checkpoint_callback()       # the flag is cleared after the callback
+    assert cache(cmdline="test=a", on_checkpoint=cp) is got["r"]

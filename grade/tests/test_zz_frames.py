@@ -1,5 +1,9 @@
 """Cross-run check, collected last: every run of this session that reached `end` (OK or FAIL) printed
-frame accounting, and none leaked."""
+frame accounting, and none leaked.
+
+It FAILS (does not skip) in a session with no kernel run, e.g. `pytest -k NAME` selecting only this test
+or harness self-tests: a skip would drop its points from the maximum, so a kernel that never prints
+accounting would lose nothing. Run it together with the graders (`make grade`, `make test`)."""
 from ferrous.scoring import points
 
 
