@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "kernel/boot_info.h"
+#include "kernel/x86.h"   /* the kernel's one place for port I/O and control-register asm */
 
 #define COM1        0x3f8
 #define PTE_P       0x001ULL
@@ -25,39 +26,6 @@ static unsigned passed, failed;
 static volatile uint64_t data_marker = 0x0123456789abcdefULL;
 static volatile uint8_t bss_block[3 * 4096 + 123];
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	/* SAFETY: COM1 and the isa-debug-exit port only; no memory is touched. */
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline void outw(uint16_t port, uint16_t v)
-{
-	/* SAFETY: the isa-debug-exit port only: ends QEMU. */
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	/* SAFETY: COM1 line status read, no side effect. */
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-static inline uint64_t read_cr(int which)
-{
-	uint64_t v = 0;
-	/* SAFETY: reading control registers at CPL 0 has no side effect. */
-	if (which == 0) __asm__ volatile("mov %%cr0, %0" : "=r"(v));
-	else if (which == 3) __asm__ volatile("mov %%cr3, %0" : "=r"(v));
-	else if (which == 4) __asm__ volatile("mov %%cr4, %0" : "=r"(v));
-	return v;
-}
-static inline uint64_t read_rflags(void)
-{
-	uint64_t v;
-	/* SAFETY: pushf/pop on our own stack. */
-	__asm__ volatile("pushfq; popq %0" : "=r"(v));
-	return v;
-}
 
 /* Reads physical memory through the identity map (the contract says [0, limit) is identity-mapped). */
 static uint64_t phys_read64(uint64_t pa)
@@ -111,7 +79,7 @@ static bool check(const char *name, bool ok, uint64_t a, uint64_t b)
 /* Walks the live page tables (CR3) for va; returns the physical address or NO_MAPPING. */
 static uint64_t translate(uint64_t va)
 {
-	uint64_t table = read_cr(3) & ADDR_MASK;
+	uint64_t table = read_cr3() & ADDR_MASK;
 	for (int level = 3; level >= 0; level--) {
 		uint64_t e = phys_read64(table + ((va >> (12 + 9 * level)) & 511) * 8);
 		if (!(e & PTE_P))
@@ -205,11 +173,11 @@ extern char _kernel_start[], _kernel_end[], _text_start[], _bss_start[];
 
 static void check_paging(const struct boot_info *bi)
 {
-	uint64_t cr3 = read_cr(3) & ADDR_MASK;
+	uint64_t cr3 = read_cr3() & ADDR_MASK;
 	check("cr3_is_boot_tables", cr3 == bi->boot_tables_phys, cr3, bi->boot_tables_phys);
 	check("tables_aligned", (bi->boot_tables_phys & 4095) == 0 && bi->boot_tables_size % 4096 == 0,
 	      bi->boot_tables_phys, bi->boot_tables_size);
-	check("cr4_pae_no_la57", (read_cr(4) & (1 << 5)) && !(read_cr(4) & (1 << 12)), read_cr(4), 0);
+	check("cr4_pae_no_la57", (read_cr4() & (1 << 5)) && !(read_cr4() & (1 << 12)), read_cr4(), 0);
 	check("interrupts_off", !(read_rflags() & (1 << 9)), read_rflags(), 0);
 
 	/* Identity and direct map: a few chosen points, one address in every GiB, and the last byte. */
