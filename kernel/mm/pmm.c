@@ -110,16 +110,22 @@ static volatile uint64_t *frame_words(uint64_t frame)
 	return phys_to_virt(pfn_to_paddr(pfn(frame)));
 }
 
+/* fill_frame: every byte of frame f set to `byte`. */
+static void fill_frame(uint64_t f, uint8_t byte)
+{
+	uint64_t word = 0x0101010101010101ULL * byte;
+	volatile uint64_t *w = frame_words(f);
+	for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
+		w[j] = word;
+}
+
 /* Freed frames: fill with MM_FILL_FREED and mark them poisoned (debug builds). */
 static void poison_frames(struct pmm_node *n, uint64_t start, uint64_t count)
 {
 	if (!fills_on(n))
 		return;
-	uint64_t word = 0x0101010101010101ULL * MM_FILL_FREED;
 	for (uint64_t f = start; f < start + count; f++) {
-		volatile uint64_t *w = frame_words(f);
-		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
-			w[j] = word;
+		fill_frame(f, MM_FILL_FREED);
 		uint64_t i = f - n->base_pfn;
 		n->poisoned[i / 64] |= 1ULL << (i % 64);
 	}
@@ -198,12 +204,8 @@ static void fill_fresh(const struct pmm_node *n, uint64_t start, uint64_t count)
 {
 	if (!fills_on(n))
 		return;
-	uint64_t fresh = 0x0101010101010101ULL * MM_FILL_FRESH;
-	for (uint64_t f = start; f < start + count; f++) {
-		volatile uint64_t *w = frame_words(f);
-		for (uint64_t j = 0; j < PAGE_SIZE / 8; j++)
-			w[j] = fresh;
-	}
+	for (uint64_t f = start; f < start + count; f++)
+		fill_frame(f, MM_FILL_FRESH);
 }
 
 /* ---- a node ---- */
